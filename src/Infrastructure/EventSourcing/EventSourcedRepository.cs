@@ -1,0 +1,111 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using OrdersEs.Domain.EventSourcing;
+using OrdersEs.Infrastructure.EventStore;
+using OrdersEs.Infrastructure.Snapshots;
+
+namespace OrdersEs.Infrastructure.EventSourcing;
+
+/// <summary>Options of <see cref="EventSourcedRepository{T}"/>.</summary>
+public sealed record RepositoryOptions
+{
+    /// <summary>A snapshot is taken whenever a save crosses a multiple of this many events.</summary>
+    public int SnapshotInterval { get; init; } = 100;
+}
+
+/// <summary>
+/// Loads aggregates by replaying their stream (from the latest usable snapshot on) and saves their pending
+/// events with optimistic concurrency, snapshotting when a save crosses the interval.
+/// </summary>
+public sealed class EventSourcedRepository<T> where T : AggregateRoot
+{
+    private readonly IEventStore _store;
+    private readonly EventSerializer _serializer;
+    private readonly Func<T> _factory;
+    private readonly ISnapshotStore? _snapshots;
+    private readonly SnapshotCodec<T>? _codec;
+    private readonly int _snapshotInterval;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+
+    public EventSourcedRepository(
+        IEventStore store,
+        EventSerializer serializer,
+        Func<T> factory,
+        ISnapshotStore? snapshots = null,
+        RepositoryOptions? options = null,
+        TimeProvider? timeProvider = null,
+        ILogger<EventSourcedRepository<T>>? logger = null)
+    {
+        _store = store;
+        _serializer = serializer;
+        _factory = factory;
+        _snapshots = snapshots;
+        _codec = snapshots is null ? null : SnapshotCodec<T>.ForAggregate();
+        _snapshotInterval = (options ?? new RepositoryOptions()).SnapshotInterval;
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_snapshotInterval, nameof(RepositoryOptions.SnapshotInterval));
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _logger = logger ?? NullLogger<EventSourcedRepository<T>>.Instance;
+    }
+
+    /// <summary>The aggregate rebuilt from its snapshot and later events; null when the stream is unknown.</summary>
+    public async Task<T?> LoadAsync(string aggregateId, CancellationToken cancellationToken = default)
+    {
+        var aggregate = _factory();
+        var restored = await TryRestoreSnapshotAsync(aggregate, aggregateId, cancellationToken);
+        if (!restored) aggregate = _factory();
+
+        var envelopes = await _store.LoadAsync(aggregateId, aggregate.Version, cancellationToken);
+        if (!restored && envelopes.Count == 0) return null;
+        if (!restored) aggregate.AssignId(aggregateId);
+
+        foreach (var envelope in envelopes)
+        {
+            if (!string.Equals(envelope.AggregateId, aggregateId, StringComparison.Ordinal))
+                throw new EventHandlerException($"Event {envelope.EventId} belongs to aggregate '{envelope.AggregateId}', not '{aggregateId}'.");
+            if (!string.IsNullOrEmpty(envelope.AggregateType) && envelope.AggregateType != aggregate.AggregateType)
+                throw new EventHandlerException($"Event {envelope.EventId} belongs to a {envelope.AggregateType}, not a {aggregate.AggregateType}.");
+            aggregate.Replay(_serializer.Deserialize(envelope));
+        }
+        return aggregate;
+    }
+
+    /// <summary>Appends the pending events (nothing pending: no write), clears them, and snapshots on crossing.</summary>
+    public async Task<IReadOnlyList<StoredEventEnvelope>> SaveAsync(T aggregate, EventContext? context = null, CancellationToken cancellationToken = default)
+    {
+        var pending = aggregate.PendingEvents;
+        if (pending.Count == 0) return [];
+        var previousVersion = aggregate.Version - pending.Count;
+        var stored = await _store.AppendAsync(aggregate.Id, aggregate.AggregateType, pending, previousVersion, context, cancellationToken);
+        aggregate.ClearPendingEvents();
+
+        if (_codec is not null && aggregate.Version / _snapshotInterval > previousVersion / _snapshotInterval)
+        {
+            var snapshot = new Snapshot(aggregate.Id, aggregate.AggregateType, aggregate.Version,
+                _codec.Capture(aggregate), _timeProvider.GetUtcNow(), _codec.SchemaVersion);
+            await _snapshots!.SaveAsync(snapshot, cancellationToken);
+        }
+        return stored;
+    }
+
+    private async Task<bool> TryRestoreSnapshotAsync(T aggregate, string aggregateId, CancellationToken cancellationToken)
+    {
+        if (_codec is null) return false;
+        var snapshot = await _snapshots!.LoadAsync(aggregateId, cancellationToken);
+        if (snapshot is null) return false;
+        if (snapshot.SchemaVersion != _codec.SchemaVersion || snapshot.AggregateType != aggregate.AggregateType)
+        {
+            _logger.LogWarning("Ignoring snapshot of {AggregateId} at {Sequence}: schema {Found}, expected {Expected}; rebuilding from events",
+                aggregateId, snapshot.Sequence, snapshot.SchemaVersion, _codec.SchemaVersion);
+            return false;
+        }
+        if (!_codec.TryRestore(aggregate, snapshot.Payload, out var error))
+        {
+            _logger.LogWarning("Ignoring snapshot of {AggregateId} at {Sequence}: {Error}; rebuilding from events",
+                aggregateId, snapshot.Sequence, error);
+            return false;
+        }
+        aggregate.RestoreIdentity(aggregateId, snapshot.Sequence);
+        return true;
+    }
+}
