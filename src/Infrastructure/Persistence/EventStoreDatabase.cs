@@ -1,14 +1,108 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Npgsql;
 using OrdersEs.Infrastructure.Configuration;
 
 namespace OrdersEs.Infrastructure.Persistence;
 
 /// <summary>
-/// One relational database holding the pyfly tables: opens connections and contexts, and creates or
-/// upgrades the schema (additively, safe when several instances start at once) before first use.
+/// One relational database holding the pyfly tables: a pooled data source for the hand-written hot paths,
+/// pooled EF Core contexts for the rest, and the schema created or upgraded once before first use.
 /// </summary>
-public sealed class EventStoreDatabase(StoreConnection connection)
+public sealed class EventStoreDatabase : IAsyncDisposable
 {
-    public StoreConnection Connection { get; } = connection;
+    private readonly Lock _schemaGate = new();
+    private readonly PooledDbContextFactory<EventStoreDbContext> _contexts;
+    private Task? _schema;
+    // An in-memory SQLite database lives as long as one connection to it is open.
+    private SqliteConnection? _keepAlive;
 
-    public Task EnsureSchemaAsync(CancellationToken cancellationToken = default) => throw new NotImplementedException();
+    public EventStoreDatabase(StoreConnection connection)
+    {
+        Connection = connection;
+        var options = new DbContextOptionsBuilder<EventStoreDbContext>();
+        if (connection.Provider == DatabaseProvider.PostgreSql)
+        {
+            var dataSource = new NpgsqlDataSourceBuilder(connection.ConnectionString).Build();
+            DataSource = dataSource;
+            // EF Core gets the connection string, not the data source, so every database shares one EF model
+            // and service provider; the data source is a second pool kept for the hand-written hot paths.
+            options.UseNpgsql(connection.ConnectionString);
+        }
+        else
+        {
+            var builder = new SqliteConnectionStringBuilder(connection.ConnectionString);
+            if (builder.Mode == SqliteOpenMode.Memory)
+            {
+                _keepAlive = new SqliteConnection(builder.ConnectionString);
+                _keepAlive.Open();
+            }
+            else if (Path.GetDirectoryName(Path.GetFullPath(builder.DataSource)) is { } directory)
+            {
+                Directory.CreateDirectory(directory);
+            }
+            DataSource = SqliteFactory.Instance.CreateDataSource(builder.ConnectionString);
+            options.UseSqlite(builder.ConnectionString);
+        }
+        options.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
+        _contexts = new PooledDbContextFactory<EventStoreDbContext>(options.Options);
+    }
+
+    public StoreConnection Connection { get; }
+
+    public DatabaseProvider Provider => Connection.Provider;
+
+    /// <summary>Pooled connections for hand-written SQL on the hot paths.</summary>
+    public DbDataSource DataSource { get; }
+
+    /// <summary>Creates or upgrades the schema once; a failed attempt (database down) is retried on the next call.</summary>
+    public Task EnsureSchemaAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_schemaGate)
+        {
+            if (_schema is null || _schema.IsFaulted || _schema.IsCanceled)
+                _schema = CreateSchemaAsync(cancellationToken);
+            return _schema;
+        }
+    }
+
+    /// <summary>An open connection to a database whose schema is in place.</summary>
+    public async ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken = default)
+    {
+        var schema = EnsureSchemaAsync(cancellationToken);
+        if (!schema.IsCompletedSuccessfully) await schema;
+        return await DataSource.OpenConnectionAsync(cancellationToken);
+    }
+
+    /// <summary>A pooled EF Core context (no tracking) on a database whose schema is in place.</summary>
+    public async ValueTask<EventStoreDbContext> CreateContextAsync(CancellationToken cancellationToken = default)
+    {
+        var schema = EnsureSchemaAsync(cancellationToken);
+        if (!schema.IsCompletedSuccessfully) await schema;
+        return _contexts.CreateDbContext();
+    }
+
+    /// <summary>A UTC time as a parameter for the seed's zone-less <c>TIMESTAMP</c> columns.</summary>
+    public DbParameter TimestampParameter(DateTimeOffset value)
+    {
+        var utc = DateTime.SpecifyKind(value.UtcDateTime, DateTimeKind.Unspecified);
+        return Provider == DatabaseProvider.PostgreSql
+            ? new NpgsqlParameter { Value = utc, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Timestamp }
+            : new SqliteParameter { Value = utc };
+    }
+
+    private async Task CreateSchemaAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
+        await DatabaseSchema.EnsureAsync(connection, Provider, cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await DataSource.DisposeAsync();
+        if (_keepAlive is not null) await _keepAlive.DisposeAsync();
+        if (Provider == DatabaseProvider.Sqlite) SqliteConnection.ClearAllPools();
+    }
 }

@@ -10,7 +10,7 @@ namespace OrdersEs.Infrastructure.Tests.EventStore;
 /// The behaviour every event store provider must have (SEMANTICS 2-3). Each provider derives one class from
 /// this and supplies a fresh, empty store; a provider whose server is missing skips from <see cref="CreateStoreAsync"/>.
 /// </summary>
-public abstract class EventStoreContract
+public abstract class EventStoreContract : OwnsResources
 {
     protected abstract Task<IEventStore> CreateStoreAsync(UpcasterChain? upcasters = null);
 

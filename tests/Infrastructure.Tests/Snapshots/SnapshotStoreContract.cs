@@ -4,7 +4,7 @@ using Xunit;
 namespace OrdersEs.Infrastructure.Tests.Snapshots;
 
 /// <summary>The behaviour every snapshot store provider must have (SEMANTICS 4).</summary>
-public abstract class SnapshotStoreContract
+public abstract class SnapshotStoreContract : OwnsResources
 {
     protected abstract Task<ISnapshotStore> CreateStoreAsync();
 
