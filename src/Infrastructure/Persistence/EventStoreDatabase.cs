@@ -39,10 +39,6 @@ public sealed class EventStoreDatabase : IAsyncDisposable
                 _keepAlive = new SqliteConnection(builder.ConnectionString);
                 _keepAlive.Open();
             }
-            else if (Path.GetDirectoryName(Path.GetFullPath(builder.DataSource)) is { } directory)
-            {
-                Directory.CreateDirectory(directory);
-            }
             DataSource = SqliteFactory.Instance.CreateDataSource(builder.ConnectionString);
             options.UseSqlite(builder.ConnectionString);
         }
@@ -95,8 +91,23 @@ public sealed class EventStoreDatabase : IAsyncDisposable
 
     private async Task CreateSchemaAsync(CancellationToken cancellationToken)
     {
+        if (Provider == DatabaseProvider.Sqlite) CreateSqliteFolder();
         await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
         await DatabaseSchema.EnsureAsync(connection, Provider, cancellationToken);
+    }
+
+    private void CreateSqliteFolder()
+    {
+        var builder = new SqliteConnectionStringBuilder(Connection.ConnectionString);
+        if (builder.Mode == SqliteOpenMode.Memory || string.IsNullOrEmpty(builder.DataSource)) return;
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(builder.DataSource))!);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Opening the database then fails with a SqliteException naming the file, which callers already handle.
+        }
     }
 
     public async ValueTask DisposeAsync()
