@@ -7,7 +7,7 @@ namespace OrdersEs.Infrastructure.EventStore;
 /// The default store: streams in process memory, lost on restart. One lock serializes appends, so the
 /// global order is the commit order and readers never see a half-written append.
 /// </summary>
-public sealed class InMemoryEventStore(EnvelopeFactory envelopes, UpcasterChain? upcasters = null) : IEventStore
+public sealed class InMemoryEventStore(EnvelopeFactory envelopes, UpcasterChain? upcasters = null, EventStoreSignal? signal = null) : IEventStore
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, List<StoredEventEnvelope>> _streams = new(StringComparer.Ordinal);
@@ -34,6 +34,7 @@ public sealed class InMemoryEventStore(EnvelopeFactory envelopes, UpcasterChain?
                 stream.Add(pending[i]);
             }
         }
+        signal?.NotifyAppended();
         return Task.FromResult<IReadOnlyList<StoredEventEnvelope>>(pending);
     }
 

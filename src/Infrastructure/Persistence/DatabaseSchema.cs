@@ -41,6 +41,35 @@ internal static class DatabaseSchema
         )
         """;
 
+    // Our own tables: the same DDL on both databases.
+    private static readonly string[] OwnTables =
+    [
+        """
+        CREATE TABLE IF NOT EXISTS orderses_projection_checkpoints (
+            name VARCHAR(200) PRIMARY KEY,
+            commit_id BIGINT NOT NULL DEFAULT 0,
+            position BIGINT NOT NULL DEFAULT 0,
+            updated_at TIMESTAMP NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS orders_view (
+            id VARCHAR(64) PRIMARY KEY,
+            tenant_id VARCHAR(64) NULL,
+            customer_id VARCHAR(64) NOT NULL,
+            currency VARCHAR(3) NOT NULL,
+            status VARCHAR(16) NOT NULL,
+            lines TEXT NOT NULL,
+            total BIGINT NOT NULL,
+            version INTEGER NOT NULL,
+            placed_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS orders_view_tenant_status_idx ON orders_view (tenant_id, status, placed_at)",
+        "CREATE INDEX IF NOT EXISTS orders_view_tenant_customer_idx ON orders_view (tenant_id, customer_id, placed_at)",
+    ];
+
     // The advisory lock is transaction-scoped: concurrent start-ups run the DDL one after the other.
     private static readonly string[] PostgreSql =
     [
@@ -51,6 +80,7 @@ internal static class DatabaseSchema
         "CREATE UNIQUE INDEX IF NOT EXISTS pyfly_event_store_global_order_idx ON pyfly_event_store (transaction_id, global_position)",
         SeedSnapshotTable,
         "ALTER TABLE pyfly_snapshots ADD COLUMN IF NOT EXISTS schema_version INTEGER NOT NULL DEFAULT 1",
+        .. OwnTables,
     ];
 
     private static readonly string[] Sqlite =
@@ -71,6 +101,7 @@ internal static class DatabaseSchema
         """,
         SeedSnapshotTable,
         "ALTER TABLE pyfly_snapshots ADD COLUMN schema_version INTEGER NOT NULL DEFAULT 1",
+        .. OwnTables,
     ];
 
     public static async Task EnsureAsync(DbConnection connection, DatabaseProvider provider, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using OrdersEs.Infrastructure.ReadModel;
 
 namespace OrdersEs.Infrastructure.Persistence;
 
@@ -30,6 +31,15 @@ public sealed class SnapshotRow
     public int SchemaVersion { get; init; }
 }
 
+/// <summary>A projection's durable place in the global order (<c>orderses_projection_checkpoints</c>).</summary>
+public sealed class ProjectionCheckpointRow
+{
+    public required string Name { get; init; }
+    public long CommitId { get; set; }
+    public long Position { get; set; }
+    public DateTime UpdatedAt { get; set; }
+}
+
 /// <summary>
 /// The EF Core model of the pyfly tables. The schema itself comes from <see cref="DatabaseSchema"/>'s DDL,
 /// which matches the seed exactly and upgrades existing tables additively.
@@ -38,6 +48,8 @@ public sealed class EventStoreDbContext(DbContextOptions<EventStoreDbContext> op
 {
     public DbSet<EventRow> Events => Set<EventRow>();
     public DbSet<SnapshotRow> Snapshots => Set<SnapshotRow>();
+    public DbSet<ProjectionCheckpointRow> ProjectionCheckpoints => Set<ProjectionCheckpointRow>();
+    public DbSet<OrderView> Orders => Set<OrderView>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -68,6 +80,32 @@ public sealed class EventStoreDbContext(DbContextOptions<EventStoreDbContext> op
             e.Property(r => r.Payload).HasColumnName("payload");
             e.Property(r => r.CreatedAt).HasColumnName("created_at").HasColumnType("timestamp");
             e.Property(r => r.SchemaVersion).HasColumnName("schema_version");
+        });
+        modelBuilder.Entity<ProjectionCheckpointRow>(e =>
+        {
+            e.ToTable("orderses_projection_checkpoints");
+            e.HasKey(r => r.Name);
+            e.Property(r => r.Name).HasColumnName("name").HasMaxLength(200);
+            e.Property(r => r.CommitId).HasColumnName("commit_id");
+            e.Property(r => r.Position).HasColumnName("position");
+            e.Property(r => r.UpdatedAt).HasColumnName("updated_at").HasColumnType("timestamp");
+        });
+        modelBuilder.Entity<OrderView>(e =>
+        {
+            e.ToTable("orders_view");
+            e.HasKey(r => r.Id);
+            e.Property(r => r.Id).HasColumnName("id").HasMaxLength(64);
+            e.Property(r => r.TenantId).HasColumnName("tenant_id").HasMaxLength(64);
+            e.Property(r => r.CustomerId).HasColumnName("customer_id").HasMaxLength(64);
+            e.Property(r => r.Currency).HasColumnName("currency").HasMaxLength(3);
+            e.Property(r => r.Status).HasColumnName("status").HasMaxLength(16);
+            e.Property(r => r.LinesJson).HasColumnName("lines");
+            e.Property(r => r.Total).HasColumnName("total");
+            e.Property(r => r.Version).HasColumnName("version");
+            e.Property(r => r.PlacedAt).HasColumnName("placed_at").HasColumnType("timestamp");
+            e.Property(r => r.UpdatedAt).HasColumnName("updated_at").HasColumnType("timestamp");
+            e.HasIndex(r => new { r.TenantId, r.Status, r.PlacedAt });
+            e.HasIndex(r => new { r.TenantId, r.CustomerId, r.PlacedAt });
         });
     }
 }

@@ -14,7 +14,8 @@ namespace OrdersEs.Infrastructure.EventStore.EfCore;
 /// The durable event store on PostgreSQL or SQLite (<c>pyfly_event_store</c>). Reads of one stream go through
 /// EF Core compiled queries; the append and the global read are hand-written SQL, one round trip each on PostgreSQL.
 /// </summary>
-public sealed class EfCoreEventStore(EventStoreDatabase database, EnvelopeFactory envelopes, UpcasterChain? upcasters = null) : IEventStore
+public sealed class EfCoreEventStore(
+    EventStoreDatabase database, EnvelopeFactory envelopes, UpcasterChain? upcasters = null, EventStoreSignal? signal = null) : IEventStore
 {
     // Compiled per store: a compiled query is bound to one EF model, and each provider has its own.
     private readonly Func<EventStoreDbContext, string, int, IAsyncEnumerable<EventRow>> _streamQuery =
@@ -39,7 +40,11 @@ public sealed class EfCoreEventStore(EventStoreDatabase database, EnvelopeFactor
             var appended = _database.Provider == DatabaseProvider.PostgreSql
                 ? await PostgresAppend.TryAppendAsync(_database, pending, expectedVersion, cancellationToken)
                 : await SqliteAppend.TryAppendAsync(_database, pending, expectedVersion, cancellationToken);
-            if (appended) return pending;
+            if (appended)
+            {
+                signal?.NotifyAppended();
+                return pending;
+            }
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && !e.ConstraintName!.EndsWith("_pkey", StringComparison.Ordinal))
         {

@@ -1,0 +1,42 @@
+namespace OrdersEs.Infrastructure.EventStore;
+
+/// <summary>
+/// Wakes everything that follows the global order (projection runners, the outbox dispatcher) as soon as an
+/// append commits in this process, or another instance announces one; waiters fall back to polling on a timeout.
+/// </summary>
+public sealed class EventStoreSignal
+{
+    private TaskCompletionSource _next = NewSource();
+    private TaskCompletionSource _nextLocalAppend = NewSource();
+
+    /// <summary>Announces new events committed elsewhere (another instance): every current waiter wakes.</summary>
+    public void Notify() => Interlocked.Exchange(ref _next, NewSource()).TrySetResult();
+
+    /// <summary>Announces an append committed by this process: wakes waiters, and the notifier that tells other instances.</summary>
+    public void NotifyAppended()
+    {
+        Notify();
+        Interlocked.Exchange(ref _nextLocalAppend, NewSource()).TrySetResult();
+    }
+
+    /// <summary>Completes at the next append of this process.</summary>
+    public Task WaitForLocalAppendAsync(CancellationToken cancellationToken) =>
+        Volatile.Read(ref _nextLocalAppend).Task.WaitAsync(cancellationToken);
+
+    /// <summary>Waits for the next <see cref="Notify"/>, at most <paramref name="timeout"/>; true when signalled.</summary>
+    public async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var next = Volatile.Read(ref _next).Task;
+        try
+        {
+            await next.WaitAsync(timeout, cancellationToken);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private static TaskCompletionSource NewSource() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

@@ -1,0 +1,55 @@
+using OrdersEs.Infrastructure.EventSourcing;
+using OrdersEs.Infrastructure.Persistence;
+
+namespace OrdersEs.Infrastructure.Projections;
+
+/// <summary>
+/// A read model in the event database: each batch's writes and the checkpoint commit in one transaction,
+/// so a crash or a retry can never apply an event twice nor lose one. Derive and implement the two hooks.
+/// </summary>
+public abstract class EfCoreProjection(EventStoreDatabase database, EfCoreCheckpointStore checkpoints) : IProjection
+{
+    public abstract string Name { get; }
+
+    /// <summary>Applies one event through <paramref name="db"/> (tracked changes are saved with the batch).</summary>
+    protected abstract Task ApplyAsync(EventStoreDbContext db, StoredEventEnvelope envelope, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the read model's rows, for a rebuild.</summary>
+    protected abstract Task ClearAsync(EventStoreDbContext db, CancellationToken cancellationToken);
+
+    public Task<GlobalCheckpoint> LoadCheckpointAsync(CancellationToken cancellationToken) => checkpoints.LoadAsync(Name, cancellationToken);
+
+    public async Task<GlobalCheckpoint> ApplyAsync(IReadOnlyList<StoredEventEnvelope> batch, GlobalCheckpoint from, CancellationToken cancellationToken)
+    {
+        await using var db = await database.CreateContextAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        foreach (var envelope in batch)
+        {
+            try
+            {
+                await ApplyAsync(db, envelope, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Nothing of the batch is kept: the transaction rolls back, the checkpoint stays at `from`.
+                throw new ProjectionApplyException(Name, envelope, from, e);
+            }
+        }
+        await db.SaveChangesAsync(cancellationToken);
+        var reached = batch[^1].Checkpoint;
+        if (!await checkpoints.TryAdvanceAsync(db, Name, from, reached, cancellationToken))
+            throw new CheckpointMovedException(Name);
+        await transaction.CommitAsync(cancellationToken);
+        return reached;
+    }
+
+    public async Task ResetAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await database.CreateContextAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await checkpoints.LoadAsync(db, Name, cancellationToken);
+        await ClearAsync(db, cancellationToken);
+        await checkpoints.ResetAsync(db, Name, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+}
