@@ -146,12 +146,18 @@ public sealed class RabbitMqEventPublisherTests
         var exchange = RabbitMqTestBroker.UniqueName("outage");
         await using var bus = RabbitMqTestBroker.Publisher(url);
         EventMessage Message(int i) => new(exchange, "OrderPlaced", $"m-{i}", "{}", new Dictionary<string, string>());
+        var shutDownDuringOutage = RabbitMqTestBroker.Publisher(url);
         await bus.PublishAsync(Message(0));
+        await shutDownDuringOutage.PublishAsync(Message(0));
         Assert.Equal(HealthStatus.Healthy, (await CheckAsync(bus)).Status);
 
         await RabbitMqTestBroker.StopAppAsync();
         try
         {
+            var disposal = Stopwatch.StartNew();
+            await shutDownDuringOutage.DisposeAsync();
+            Assert.True(disposal.Elapsed < TimeSpan.FromSeconds(10), $"disposing during the outage took {disposal.Elapsed}");
+
             for (var attempt = 1; attempt <= 3; attempt++)
             {
                 var clock = Stopwatch.StartNew();
