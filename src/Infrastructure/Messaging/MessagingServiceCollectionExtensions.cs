@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+
+namespace OrdersEs.Infrastructure.Messaging;
+
+/// <summary>Registers the event bus chosen by <c>pyfly:eda:provider</c> and, with it, the EDA bridge and the bus health check.</summary>
+public static class MessagingServiceCollectionExtensions
+{
+    public const string ProviderKey = "pyfly:eda:provider";
+    public const string ReadyTag = "ready";
+
+    /// <summary>
+    /// <c>memory</c> (default): <see cref="InMemoryEventPublisher"/>; <c>rabbitmq</c>: <see cref="RabbitMqEventPublisher"/>
+    /// on <c>pyfly:eda:rabbitmq:url</c>; <c>none</c>: no <see cref="IEventPublisher"/> and no <see cref="EventSourcingPublisher"/>.
+    /// An unknown provider or a malformed URL throws <see cref="InvalidOperationException"/> here, stopping start-up.
+    /// </summary>
+    public static IServiceCollection AddEventBus(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+
+        var provider = configuration[ProviderKey];
+        switch (string.IsNullOrWhiteSpace(provider) ? "memory" : provider.Trim().ToLowerInvariant())
+        {
+            case "memory":
+                services.TryAddSingleton<InMemoryEventPublisher>();
+                services.TryAddSingleton<IEventPublisher>(sp => sp.GetRequiredService<InMemoryEventPublisher>());
+                break;
+            case "rabbitmq":
+                var url = configuration[RabbitMqOptions.UrlKey];
+                var options = RabbitMqOptions.FromUrl(string.IsNullOrWhiteSpace(url) ? RabbitMqOptions.DefaultUrl : url);
+                services.TryAddSingleton(sp => new RabbitMqEventPublisher(
+                    options, sp.GetService<TimeProvider>(), sp.GetService<ILogger<RabbitMqEventPublisher>>()));
+                services.TryAddSingleton<IEventPublisher>(sp => sp.GetRequiredService<RabbitMqEventPublisher>());
+                break;
+            case "none":
+                return services;
+            default:
+                throw new InvalidOperationException(
+                    $"Configuration key '{ProviderKey}' has the value '{provider}'; accepted values: memory, rabbitmq, none.");
+        }
+
+        var destination = configuration[EventSourcingPublisher.DestinationKey];
+        if (destination is not null && string.IsNullOrWhiteSpace(destination))
+        {
+            throw new InvalidOperationException(
+                $"Configuration key '{EventSourcingPublisher.DestinationKey}' is empty; set an exchange name or remove it for the default '{EventSourcingPublisher.DefaultDestination}'.");
+        }
+        var resolvedDestination = destination?.Trim() ?? EventSourcingPublisher.DefaultDestination;
+        services.TryAddSingleton(sp => new EventSourcingPublisher(sp.GetRequiredService<IEventPublisher>(), resolvedDestination));
+
+        services.AddHealthChecks().AddCheck<EventBusHealthCheck>(
+            EventBusHealthCheck.Name, HealthStatus.Unhealthy, [ReadyTag], TimeSpan.FromSeconds(10));
+        return services;
+    }
+}

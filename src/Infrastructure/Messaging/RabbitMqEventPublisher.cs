@@ -1,0 +1,281 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+
+namespace OrdersEs.Infrastructure.Messaging;
+
+/// <summary>
+/// The RabbitMQ event bus (provider <c>rabbitmq</c>): publishes to a durable topic exchange named by the destination,
+/// with the event type as routing key, as persistent JSON messages, and waits for the broker's publisher confirm.
+/// </summary>
+/// <remarks>
+/// <para>One connection, opened on first use and kept; the client library recovers it (and the exchanges declared
+/// through it) after the broker comes back. While it is down, a publish fails at once with
+/// <see cref="EventPublishException"/> instead of waiting; every call is bounded by
+/// <see cref="RabbitMqOptions.PublishTimeout"/>.</para>
+/// <para>Thread safety: a channel serves one publish at a time. Publishes rent a channel from a small pool
+/// (at most <see cref="RabbitMqOptions.MaxChannels"/>, further callers wait for one) and return it afterwards;
+/// a channel that failed in any way is discarded rather than reused.</para>
+/// <para>Confirms: a nack, a closed channel or a timeout throws. Messages are published as mandatory; when the
+/// broker returns one because no queue is bound for its routing key, the publish still succeeds and a warning
+/// is logged once per exchange and event type. On a topic exchange the publisher does not own the subscriptions:
+/// an event nobody listens to yet is not an error, and retrying it would only fill the dead-letter table.
+/// The events themselves stay in the event store.</para>
+/// </remarks>
+public sealed class RabbitMqEventPublisher : IEventPublisher, IAsyncDisposable
+{
+    private static readonly CreateChannelOptions ConfirmingChannel =
+        new(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true);
+
+    private readonly RabbitMqOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ConnectionFactory _factory;
+    private readonly SemaphoreSlim _connectionGate = new(1, 1);
+    private readonly SemaphoreSlim _channelSlots;
+    private readonly ConcurrentQueue<IChannel> _idleChannels = new();
+    private readonly ConcurrentDictionary<string, bool> _declaredExchanges = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Exchange, string RoutingKey), bool> _reportedUnroutable = new();
+    private IConnection? _connection;
+    private volatile bool _disposed;
+
+    public RabbitMqEventPublisher(RabbitMqOptions options, TimeProvider? timeProvider = null, ILogger<RabbitMqEventPublisher>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxChannels, 1);
+        _options = options;
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = logger ?? NullLogger<RabbitMqEventPublisher>.Instance;
+        _channelSlots = new SemaphoreSlim(options.MaxChannels, options.MaxChannels);
+        _factory = new ConnectionFactory
+        {
+            Uri = options.Url,
+            ClientProvidedName = options.ClientName,
+            AutomaticRecoveryEnabled = true,
+            TopologyRecoveryEnabled = true,
+            NetworkRecoveryInterval = options.RecoveryInterval,
+            RequestedConnectionTimeout = options.ConnectTimeout,
+            HandshakeContinuationTimeout = options.ConnectTimeout,
+            ContinuationTimeout = options.PublishTimeout,
+            RequestedHeartbeat = TimeSpan.FromSeconds(15),
+        };
+    }
+
+    /// <summary>The broker, without credentials.</summary>
+    public string DisplayUrl => _options.DisplayUrl;
+
+    public async Task PublishAsync(EventMessage message, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(_options.PublishTimeout);
+        var token = bounded.Token;
+
+        await WaitForChannelSlotAsync(message, cancellationToken, token).ConfigureAwait(false);
+        IChannel? channel = null;
+        var reusable = false;
+        try
+        {
+            channel = await RentChannelAsync(token).ConfigureAwait(false);
+            if (!_declaredExchanges.ContainsKey(message.Destination))
+            {
+                await channel.ExchangeDeclareAsync(message.Destination, ExchangeType.Topic, durable: true, autoDelete: false,
+                    arguments: null, passive: false, noWait: false, cancellationToken: token).ConfigureAwait(false);
+                _declaredExchanges.TryAdd(message.Destination, true);
+            }
+
+            await channel.BasicPublishAsync(message.Destination, message.EventType, mandatory: true,
+                Properties(message), Encoding.UTF8.GetBytes(message.Body), token).ConfigureAwait(false);
+            reusable = true;
+        }
+        catch (PublishException e) when (e.IsReturn)
+        {
+            reusable = true;
+            if (_reportedUnroutable.TryAdd((message.Destination, message.EventType), true))
+            {
+                _logger.LogWarning(
+                    "No queue is bound to exchange {Exchange} for routing key {RoutingKey}; the broker dropped the message (reported once per exchange and event type)",
+                    message.Destination, message.EventType);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (OperationCanceledException e)
+        {
+            throw Failure(message, $"no answer within {_options.PublishTimeout.TotalSeconds:0.#}s", e);
+        }
+        catch (PublishException e)
+        {
+            throw Failure(message, "the broker rejected it (nack)", e);
+        }
+        catch (EventPublishException)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is not ObjectDisposedException || !_disposed)
+        {
+            // The exchange may be gone (broker reset) or the channel closed on an error: declare again next time.
+            _declaredExchanges.TryRemove(message.Destination, out _);
+            throw Failure(message, e.Message, e);
+        }
+        finally
+        {
+            await ReturnChannelAsync(channel, reusable).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Opens the connection if needed and reports whether the broker is reachable now; never throws.</summary>
+    public async Task<(bool Reachable, string Description)> ProbeAsync(CancellationToken cancellationToken = default)
+    {
+        if (_disposed) return (false, "the publisher is disposed");
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(_options.ConnectTimeout);
+        try
+        {
+            var connection = await GetConnectionAsync(bounded.Token).ConfigureAwait(false);
+            return connection.IsOpen
+                ? (true, $"connected to RabbitMQ at {DisplayUrl}")
+                : (false, $"RabbitMQ at {DisplayUrl} is not connected");
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            return (false, e is EventPublishException ? e.Message : $"RabbitMQ at {DisplayUrl} is unreachable: {e.Message}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        while (_idleChannels.TryDequeue(out var channel)) await DisposeQuietlyAsync(channel).ConfigureAwait(false);
+        var connection = Interlocked.Exchange(ref _connection, null);
+        if (connection is not null) await DisposeQuietlyAsync(connection).ConfigureAwait(false);
+    }
+
+    private BasicProperties Properties(EventMessage message)
+    {
+        var headers = new Dictionary<string, object?>(message.Headers.Count);
+        foreach (var (name, value) in message.Headers) headers[name] = value;
+        return new BasicProperties
+        {
+            Persistent = true,
+            ContentType = "application/json",
+            ContentEncoding = "utf-8",
+            MessageId = message.MessageId,
+            Type = message.EventType,
+            Timestamp = new AmqpTimestamp(_time.GetUtcNow().ToUnixTimeSeconds()),
+            Headers = headers,
+        };
+    }
+
+    private async Task WaitForChannelSlotAsync(EventMessage message, CancellationToken callerToken, CancellationToken token)
+    {
+        try
+        {
+            await _channelSlots.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!callerToken.IsCancellationRequested)
+        {
+            throw Failure(message, $"all {_options.MaxChannels} channels stayed busy for {_options.PublishTimeout.TotalSeconds:0.#}s", e);
+        }
+    }
+
+    private async Task<IChannel> RentChannelAsync(CancellationToken cancellationToken)
+    {
+        while (_idleChannels.TryDequeue(out var idle))
+        {
+            if (idle.IsOpen) return idle;
+            await DisposeQuietlyAsync(idle).ConfigureAwait(false);
+        }
+
+        var connection = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await connection.CreateChannelAsync(ConfirmingChannel, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task ReturnChannelAsync(IChannel? channel, bool reusable)
+    {
+        try
+        {
+            if (channel is null) return;
+            if (reusable && channel.IsOpen && !_disposed) _idleChannels.Enqueue(channel);
+            else await DisposeQuietlyAsync(channel).ConfigureAwait(false);
+        }
+        finally
+        {
+            _channelSlots.Release();
+        }
+    }
+
+    private async Task<IConnection> GetConnectionAsync(CancellationToken cancellationToken)
+    {
+        var current = Volatile.Read(ref _connection);
+        if (current is { IsOpen: true }) return current;
+
+        await _connectionGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            current = _connection;
+            if (current is { IsOpen: true }) return current;
+            if (current is not null)
+            {
+                if (IsRecovering(current))
+                {
+                    throw new EventPublishException(
+                        $"The connection to RabbitMQ at {DisplayUrl} is lost ({current.CloseReason?.ReplyText}); it is being re-established automatically.");
+                }
+                // Closed for good (refused credentials, or closed by us): start over with a new connection.
+                _connection = null;
+                await DisposeQuietlyAsync(current).ConfigureAwait(false);
+            }
+
+            try
+            {
+                current = await _factory.CreateConnectionAsync(_options.ClientName, cancellationToken).ConfigureAwait(false);
+            }
+            catch (BrokerUnreachableException e)
+            {
+                throw new EventPublishException($"RabbitMQ at {DisplayUrl} is unreachable: {e.InnerException?.Message ?? e.Message}", e);
+            }
+            _logger.LogInformation("Connected to RabbitMQ at {Broker}", DisplayUrl);
+            _connection = current;
+            return current;
+        }
+        finally
+        {
+            _connectionGate.Release();
+        }
+    }
+
+    // Mirrors the client's own rule: it recovers from anything but a close we asked for or refused credentials.
+    private static bool IsRecovering(IConnection connection) =>
+        connection.CloseReason is { } reason
+        && reason.Initiator != ShutdownInitiator.Application
+        && reason.ReplyCode != Constants.AccessRefused;
+
+    private EventPublishException Failure(EventMessage message, string reason, Exception inner) =>
+        new($"Publishing {message.EventType} {message.MessageId} to exchange '{message.Destination}' on RabbitMQ at {DisplayUrl} failed: {reason}", inner);
+
+    private static async Task DisposeQuietlyAsync(IAsyncDisposable resource)
+    {
+        try
+        {
+            await resource.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Best effort: the resource is already broken or closing.
+        }
+    }
+}

@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using System.Text;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OrdersEs.Infrastructure.Messaging;
+using RabbitMQ.Client;
+using Xunit;
+
+namespace OrdersEs.Infrastructure.Tests.Messaging;
+
+/// <summary>Serializes the tests that use the shared broker: one of them stops it.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class RabbitMqCollection
+{
+    public const string Name = "RabbitMQ broker";
+}
+
+[Collection(RabbitMqCollection.Name)]
+public sealed class RabbitMqEventPublisherTests
+{
+    private static readonly TimeSpan Arrival = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task A_published_envelope_arrives_on_a_queue_bound_by_event_type_persistent_with_all_headers()
+    {
+        var url = RabbitMqTestBroker.Url;
+        var exchange = RabbitMqTestBroker.UniqueName("arrives");
+        await using var queue = await BoundQueue.BindAsync(url, exchange, "OrderPlaced");
+        await using var bus = RabbitMqTestBroker.Publisher(url);
+        var envelope = TestEnvelopes.Placed(tenantId: "acme", metadata: new Dictionary<string, string> { ["correlation_id"] = "corr-7" });
+
+        await new EventSourcingPublisher(bus, exchange).PublishAsync(envelope);
+
+        var delivery = await queue.NextAsync(Arrival);
+        Assert.NotNull(delivery);
+        Assert.Equal(exchange, delivery.Exchange);
+        Assert.Equal("OrderPlaced", delivery.RoutingKey);
+        Assert.Equal(envelope.Payload, Encoding.UTF8.GetString(delivery.Body.Span));
+        var properties = delivery.BasicProperties;
+        Assert.Equal(DeliveryModes.Persistent, properties.DeliveryMode);
+        Assert.Equal("application/json", properties.ContentType);
+        Assert.Equal(envelope.EventId, properties.MessageId);
+        Assert.Equal("OrderPlaced", properties.Type);
+        var headers = properties.Headers!.ToDictionary(h => h.Key, h => BoundQueue.Text(h.Value));
+        Assert.Equal("order-42", headers["aggregate_id"]);
+        Assert.Equal("Order", headers["aggregate_type"]);
+        Assert.Equal("3", headers["sequence"]);
+        Assert.Equal("2", headers["version"]);
+        Assert.Equal("acme", headers["tenant_id"]);
+        Assert.Equal("OrderPlaced", headers["event_type"]);
+        Assert.Equal(envelope.EventId, headers["event_id"]);
+        Assert.Equal(TestEnvelopes.PlacedOccurredAt, headers["occurred_at"]);
+        Assert.Equal("corr-7", headers["correlation_id"]);
+    }
+
+    [Fact]
+    public async Task The_exchange_is_a_durable_topic_so_wildcard_bindings_see_every_event_type()
+    {
+        var url = RabbitMqTestBroker.Url;
+        var exchange = RabbitMqTestBroker.UniqueName("topic");
+        await using var bus = RabbitMqTestBroker.Publisher(url);
+        // The publisher declares the exchange itself: publish once before anything is bound.
+        await bus.PublishAsync(new EventMessage(exchange, "Warmup", "m-0", "{}", new Dictionary<string, string>()));
+        await using var queue = await BoundQueue.BindAsync(url, exchange, "#");
+
+        await bus.PublishAsync(new EventMessage(exchange, "OrderConfirmed", "m-1", "{}", new Dictionary<string, string>()));
+        await bus.PublishAsync(new EventMessage(exchange, "OrderCancelled", "m-2", "{}", new Dictionary<string, string>()));
+
+        Assert.Equal("m-1", (await queue.NextAsync(Arrival))?.BasicProperties.MessageId);
+        Assert.Equal("m-2", (await queue.NextAsync(Arrival))?.BasicProperties.MessageId);
+    }
+
+    [Fact]
+    public async Task Publishing_an_event_no_queue_is_bound_for_succeeds()
+    {
+        await using var bus = RabbitMqTestBroker.Publisher(RabbitMqTestBroker.Url);
+
+        await bus.PublishAsync(new EventMessage(RabbitMqTestBroker.UniqueName("unbound"), "Nobody", "m-1", "{}", new Dictionary<string, string>()));
+        await bus.PublishAsync(new EventMessage(RabbitMqTestBroker.UniqueName("unbound"), "Nobody", "m-2", "{}", new Dictionary<string, string>()));
+    }
+
+    [Fact]
+    public async Task Concurrent_publishes_share_the_channel_pool_and_all_arrive()
+    {
+        var url = RabbitMqTestBroker.Url;
+        var exchange = RabbitMqTestBroker.UniqueName("concurrent");
+        await using var queue = await BoundQueue.BindAsync(url, exchange, "#");
+        await using var bus = RabbitMqTestBroker.Publisher(url);
+
+        await Task.WhenAll(Enumerable.Range(0, 50).Select(i =>
+            bus.PublishAsync(new EventMessage(exchange, "Tick", $"m-{i}", "{}", new Dictionary<string, string>()))));
+
+        var ids = new HashSet<string>();
+        for (var i = 0; i < 50; i++) ids.Add((await queue.NextAsync(Arrival))?.BasicProperties.MessageId ?? "missing");
+        Assert.Equal(50, ids.Count);
+        Assert.DoesNotContain("missing", ids);
+    }
+
+    [Fact]
+    public async Task Publishing_to_an_exchange_of_another_type_throws_EventPublishException_and_the_publisher_keeps_working()
+    {
+        var url = RabbitMqTestBroker.Url;
+        var fanout = RabbitMqTestBroker.UniqueName("fanout");
+        {
+            await using var setup = await new ConnectionFactory { Uri = new Uri(url) }.CreateConnectionAsync();
+            await using var channel = await setup.CreateChannelAsync();
+            await channel.ExchangeDeclareAsync(fanout, ExchangeType.Fanout, durable: false, autoDelete: true);
+            await using var bus = RabbitMqTestBroker.Publisher(url);
+
+            var error = await Assert.ThrowsAsync<EventPublishException>(() =>
+                bus.PublishAsync(new EventMessage(fanout, "OrderPlaced", "m-1", "{}", new Dictionary<string, string>())));
+            Assert.Contains(fanout, error.Message);
+
+            await bus.PublishAsync(new EventMessage(RabbitMqTestBroker.UniqueName("after"), "OrderPlaced", "m-2", "{}", new Dictionary<string, string>()));
+        }
+    }
+
+    [Fact]
+    public async Task Publishing_to_an_unreachable_broker_throws_EventPublishException_quickly_without_the_password()
+    {
+        await using var bus = RabbitMqTestBroker.Publisher(RabbitMqTestBroker.ClosedPortUrl());
+        var clock = Stopwatch.StartNew();
+
+        var error = await Assert.ThrowsAsync<EventPublishException>(() =>
+            bus.PublishAsync(new EventMessage("pyfly.events", "OrderPlaced", "m-1", "{}", new Dictionary<string, string>())));
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+        Assert.Contains("unreachable", error.Message);
+        Assert.DoesNotContain("guest:guest", error.Message);
+    }
+
+    [Fact]
+    public async Task Health_check_is_unhealthy_for_an_unreachable_broker_and_healthy_for_a_running_one()
+    {
+        var url = RabbitMqTestBroker.Url;
+        await using var down = RabbitMqTestBroker.Publisher(RabbitMqTestBroker.ClosedPortUrl());
+        await using var up = RabbitMqTestBroker.Publisher(url);
+
+        Assert.Equal(HealthStatus.Unhealthy, (await CheckAsync(down)).Status);
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync(up)).Status);
+    }
+
+    [Fact]
+    public async Task While_the_broker_is_stopped_publish_fails_fast_and_health_is_unhealthy_then_both_recover_after_restart()
+    {
+        var url = RabbitMqTestBroker.Url;
+        var exchange = RabbitMqTestBroker.UniqueName("outage");
+        await using var bus = RabbitMqTestBroker.Publisher(url);
+        EventMessage Message(int i) => new(exchange, "OrderPlaced", $"m-{i}", "{}", new Dictionary<string, string>());
+        var shutDownDuringOutage = RabbitMqTestBroker.Publisher(url);
+        await bus.PublishAsync(Message(0));
+        await shutDownDuringOutage.PublishAsync(Message(0));
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync(bus)).Status);
+
+        await RabbitMqTestBroker.StopAppAsync();
+        try
+        {
+            var disposal = Stopwatch.StartNew();
+            await shutDownDuringOutage.DisposeAsync();
+            Assert.True(disposal.Elapsed < TimeSpan.FromSeconds(10), $"disposing during the outage took {disposal.Elapsed}");
+
+            for (var attempt = 1; attempt <= 3; attempt++)
+            {
+                var clock = Stopwatch.StartNew();
+                await Assert.ThrowsAsync<EventPublishException>(() => bus.PublishAsync(Message(attempt)));
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(8), $"attempt {attempt} took {clock.Elapsed}");
+            }
+            Assert.Equal(HealthStatus.Unhealthy, (await CheckAsync(bus)).Status);
+        }
+        finally
+        {
+            await RabbitMqTestBroker.StartAppAsync();
+        }
+
+        // The queue's connection died with the broker: bind a fresh one, then publish until recovery completes.
+        await using var queue = await BoundQueue.BindAsync(url, exchange, "OrderPlaced");
+        var recovery = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await bus.PublishAsync(Message(100));
+                break;
+            }
+            catch (EventPublishException) when (recovery.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                await Task.Delay(500);
+            }
+        }
+        Assert.Equal("m-100", (await queue.NextAsync(Arrival))?.BasicProperties.MessageId);
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync(bus)).Status);
+    }
+
+    private static Task<HealthCheckResult> CheckAsync(IEventPublisher bus) =>
+        new EventBusHealthCheck(bus).CheckHealthAsync(new HealthCheckContext
+        {
+            Registration = new HealthCheckRegistration(EventBusHealthCheck.Name, _ => null!, HealthStatus.Unhealthy, ["ready"]),
+        });
+}
