@@ -20,5 +20,5 @@ public static class ConnectionStringRedactor
     public static string Redact(string value) =>
         System.Text.RegularExpressions.Regex.Replace(
             System.Text.RegularExpressions.Regex.Replace(value, @"(?i)(password|pwd)\s*=\s*[^;]*", "$1=***"),
-            @"(?<=://[^:/@\s]+:)[^@/\s]+(?=@)", "***");
+            @"(?<=://[^:/@\s]+:)[^@\s]+(?=@)", "***");
 }
