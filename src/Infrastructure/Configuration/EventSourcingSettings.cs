@@ -33,7 +33,7 @@ public sealed record EventSourcingSettings(ResolvedStore Store, ResolvedStore Sn
 
         // The same URL read twice names the same database, also sqlite:///:memory:, of which every parse is a new one.
         if (store.Connection is not null && snapshot.Connection is not null
-            && string.Equals(storeUrl.Url, snapshotUrl.Url, StringComparison.Ordinal))
+            && (string.Equals(storeUrl.Url, snapshotUrl.Url, StringComparison.Ordinal) || StoreUrl.SameDatabase(store.Connection, snapshot.Connection)))
         {
             snapshot = snapshot with { Connection = store.Connection };
         }

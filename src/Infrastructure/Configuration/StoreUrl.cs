@@ -208,7 +208,9 @@ public static class StoreUrl
         {
             try
             {
-                return new StoreConnection(DatabaseProvider.PostgreSql, new NpgsqlConnectionStringBuilder(value).ConnectionString);
+                var builder = new NpgsqlConnectionStringBuilder(value);
+                builder.Port = builder.Port; // always spelled out, as in URL form, so equal databases compare equal
+                return new StoreConnection(DatabaseProvider.PostgreSql, builder.ConnectionString);
             }
             catch (Exception e) when (e is ArgumentException or FormatException or OverflowException or InvalidCastException)
             {
@@ -227,6 +229,20 @@ public static class StoreUrl
             }
         }
         throw Invalid(key, value, "the connection string names neither Host (PostgreSQL) nor Data Source (SQLite)");
+    }
+
+    /// <summary>Whether two connections name the same database with the same settings, whatever the keyword order or spelling.</summary>
+    public static bool SameDatabase(StoreConnection first, StoreConnection second)
+    {
+        if (first == second) return true;
+        if (first.Provider != second.Provider) return false;
+        return first.Provider switch
+        {
+            DatabaseProvider.PostgreSql => new NpgsqlConnectionStringBuilder(first.ConnectionString)
+                .EquivalentTo(new NpgsqlConnectionStringBuilder(second.ConnectionString)),
+            _ => new SqliteConnectionStringBuilder(first.ConnectionString)
+                .EquivalentTo(new SqliteConnectionStringBuilder(second.ConnectionString)),
+        };
     }
 
     private static ConfigurationException Invalid(string key, string value, string problem) =>
