@@ -206,7 +206,7 @@ public class AddEventSourcingTests
     {
         var provider = Provider((Enabled, "true"), (SnapshotIntervalKey, "often"));
 
-        var error = Assert.ThrowsAny<Exception>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        var error = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
         Assert.Contains(SnapshotIntervalKey, error.Message, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("often", error.Message);
     }
