@@ -1,4 +1,11 @@
+using OrdersEs.Domain.Orders;
+using OrdersEs.Infrastructure;
+
 var builder = WebApplication.CreateBuilder(args);
+
+builder.Services
+    .AddEventSourcing(builder.Configuration, typeof(Order).Assembly)
+    .AddAggregate(() => new Order());
 
 var app = builder.Build();
 

@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+
 namespace OrdersEs.Infrastructure.Configuration;
 
 /// <summary>The relational databases the EF Core stores run on.</summary>
@@ -17,8 +19,14 @@ public sealed record StoreConnection(DatabaseProvider Provider, string Connectio
 /// <summary>Masks passwords in connection strings and URLs before they reach a log or a message.</summary>
 public static class ConnectionStringRedactor
 {
+    // Quoted values may hold ';' (builders quote them so), so a quoted password is masked up to its closing quote.
+    private static readonly Regex PasswordPair =
+        new(@"(?i)(password|pwd)\s*=\s*(""(?:[^""]|"""")*""|'(?:[^']|'')*'|[^;]*)", RegexOptions.Compiled);
+
+    // A URL's password runs from the first ':' of the user info to the last '@': unencoded '@' or '/' in a
+    // password then over-masks the host rather than leaking part of the secret.
+    private static readonly Regex UrlPassword = new(@"(?<=://[^:/@\s]*:)\S*(?=@)", RegexOptions.Compiled);
+
     public static string Redact(string value) =>
-        System.Text.RegularExpressions.Regex.Replace(
-            System.Text.RegularExpressions.Regex.Replace(value, @"(?i)(password|pwd)\s*=\s*[^;]*", "$1=***"),
-            @"(?<=://[^:/@\s]+:)[^@\s]+(?=@)", "***");
+        UrlPassword.Replace(PasswordPair.Replace(value, "$1=***"), "***");
 }

@@ -1,0 +1,122 @@
+using System.Reflection;
+
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+using OrdersEs.Domain.EventSourcing;
+using OrdersEs.Infrastructure.Configuration;
+using OrdersEs.Infrastructure.EventSourcing;
+using OrdersEs.Infrastructure.EventStore;
+using OrdersEs.Infrastructure.EventStore.EfCore;
+using OrdersEs.Infrastructure.Persistence;
+using OrdersEs.Infrastructure.Snapshots;
+using OrdersEs.Infrastructure.Snapshots.EfCore;
+
+namespace OrdersEs.Infrastructure;
+
+/// <summary>Service keys of the <see cref="EventStoreDatabase"/> each store runs on (one instance when both name the same database).</summary>
+public static class EventStoreDatabaseKeys
+{
+    public const string Events = EventSourcingOptions.StoreUrlKey;
+    public const string Snapshots = EventSourcingOptions.SnapshotUrlKey;
+}
+
+/// <summary>The Infrastructure layer's registrations: the event-sourcing module configured from the <c>pyfly:</c> keys.</summary>
+public static class DependencyInjection
+{
+    /// <summary>
+    /// Registers event sourcing as configured under <c>pyfly:eventsourcing</c>. With <c>enabled</c> false (the default)
+    /// it registers nothing at all, as pyfly does. Bad values stop start-up (<c>ValidateOnStart</c>) naming the key.
+    /// </summary>
+    /// <param name="eventAssemblies">Assemblies whose concrete <see cref="DomainEvent"/> types are registered by name.</param>
+    public static IServiceCollection AddEventSourcing(this IServiceCollection services, IConfiguration configuration, params Assembly[] eventAssemblies)
+    {
+        if (!IsEnabled(configuration)) return services;
+
+        services.AddOptions<EventSourcingOptions>()
+            .Bind(configuration.GetSection(EventSourcingOptions.SectionKey))
+            .Configure(options => options.DataRelationalUrl = configuration[EventSourcingOptions.DataRelationalUrlKey])
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EventSourcingOptions>, EventSourcingOptionsValidator>());
+        services.AddSingleton(provider => EventSourcingSettings.Resolve(provider.GetRequiredService<IOptions<EventSourcingOptions>>().Value));
+        services.AddSingleton(provider => provider.GetRequiredService<EventSourcingSettings>().Repository);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, EventSourcingStartupLog>());
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(_ =>
+        {
+            var registry = new EventTypeRegistry();
+            foreach (var assembly in eventAssemblies) registry.RegisterAssembly(assembly);
+            return registry;
+        });
+        services.AddSingleton<EventSerializer>();
+        services.AddSingleton(provider => new UpcasterChain(provider.GetServices<IEventUpcaster>()));
+        services.AddSingleton<EnvelopeFactory>();
+
+        services.AddKeyedSingleton(EventStoreDatabaseKeys.Events, (provider, _) =>
+            new EventStoreDatabase(RequireConnection(provider.GetRequiredService<EventSourcingSettings>().Store, EventSourcingOptions.StoreProviderKey)));
+        services.AddKeyedSingleton(EventStoreDatabaseKeys.Snapshots, (provider, _) =>
+        {
+            var settings = provider.GetRequiredService<EventSourcingSettings>();
+            return settings.SnapshotsShareEventDatabase
+                ? provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Events)
+                : new EventStoreDatabase(RequireConnection(settings.Snapshot, EventSourcingOptions.SnapshotProviderKey));
+        });
+        // Unkeyed, the database is the event store's (where an outbox must live); else the snapshots'.
+        services.AddSingleton(provider =>
+            provider.GetRequiredService<EventSourcingSettings>().Store.Provider == StoreProvider.EfCore
+                ? provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Events)
+                : provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Snapshots));
+
+        services.AddSingleton<IEventStore>(provider =>
+            provider.GetRequiredService<EventSourcingSettings>().Store.Provider switch
+            {
+                StoreProvider.EfCore => new EfCoreEventStore(
+                    provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Events),
+                    provider.GetRequiredService<EnvelopeFactory>(),
+                    provider.GetRequiredService<UpcasterChain>()),
+                _ => new InMemoryEventStore(provider.GetRequiredService<EnvelopeFactory>(), provider.GetRequiredService<UpcasterChain>()),
+            });
+        services.AddSingleton<ISnapshotStore>(provider =>
+            provider.GetRequiredService<EventSourcingSettings>().Snapshot.Provider switch
+            {
+                StoreProvider.EfCore => new EfCoreSnapshotStore(provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Snapshots)),
+                _ => new InMemorySnapshotStore(),
+            });
+        return services;
+    }
+
+    /// <summary>
+    /// Registers <see cref="EventSourcedRepository{T}"/> as a singleton over the configured event and snapshot stores.
+    /// Resolving it while event sourcing is disabled fails with a message naming <c>pyfly:eventsourcing:enabled</c>.
+    /// </summary>
+    public static IServiceCollection AddAggregate<T>(this IServiceCollection services, Func<T> factory) where T : AggregateRoot
+    {
+        services.AddSingleton(provider => new EventSourcedRepository<T>(
+            provider.GetService<IEventStore>() ?? throw new InvalidOperationException(
+                $"EventSourcedRepository<{typeof(T).Name}> needs event sourcing: set {EventSourcingOptions.EnabledKey} to true."),
+            provider.GetRequiredService<EventSerializer>(),
+            factory,
+            provider.GetRequiredService<ISnapshotStore>(),
+            provider.GetRequiredService<RepositoryOptions>(),
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetService<ILogger<EventSourcedRepository<T>>>()));
+        return services;
+    }
+
+    private static bool IsEnabled(IConfiguration configuration)
+    {
+        var value = configuration[EventSourcingOptions.EnabledKey];
+        if (string.IsNullOrWhiteSpace(value)) return false;
+        return bool.TryParse(value.Trim(), out var enabled)
+            ? enabled
+            : throw new ConfigurationException(EventSourcingOptions.EnabledKey, value, "not a boolean", "'true' or 'false', case-insensitive (default false)");
+    }
+
+    private static StoreConnection RequireConnection(ResolvedStore store, string providerKey) =>
+        store.Connection ?? throw new InvalidOperationException($"No relational database is configured: {providerKey} is '{store.Provider}', not 'efcore'.");
+}
