@@ -1,11 +1,15 @@
 using OrdersEs.Domain.Orders;
 using OrdersEs.Infrastructure;
+using OrdersEs.Infrastructure.Messaging;
+using OrdersEs.Infrastructure.ReadModel;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.Services
     .AddEventSourcing(builder.Configuration, typeof(Order).Assembly)
-    .AddAggregate(() => new Order());
+    .AddAggregate(() => new Order())
+    .AddProjection<OrdersViewProjection>()
+    .AddEventBus(builder.Configuration);
 
 var app = builder.Build();
 

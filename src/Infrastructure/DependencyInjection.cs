@@ -13,6 +13,7 @@ using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.EventStore.EfCore;
 using OrdersEs.Infrastructure.Persistence;
+using OrdersEs.Infrastructure.Projections;
 using OrdersEs.Infrastructure.Snapshots;
 using OrdersEs.Infrastructure.Snapshots.EfCore;
 
@@ -56,6 +57,7 @@ public static class DependencyInjection
         services.AddSingleton<EventSerializer>();
         services.AddSingleton(provider => new UpcasterChain(provider.GetServices<IEventUpcaster>()));
         services.AddSingleton<EnvelopeFactory>();
+        services.AddSingleton<EventStoreSignal>();
 
         services.AddKeyedSingleton(EventStoreDatabaseKeys.Events, (provider, _) =>
             new EventStoreDatabase(RequireConnection(provider.GetRequiredService<EventSourcingSettings>().Store, EventSourcingOptions.StoreProviderKey)));
@@ -66,11 +68,15 @@ public static class DependencyInjection
                 ? provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Events)
                 : new EventStoreDatabase(RequireConnection(settings.Snapshot, EventSourcingOptions.SnapshotProviderKey));
         });
-        // Unkeyed, the database is the event store's (where an outbox must live); else the snapshots'.
+        // Unkeyed, the database is the event store's (where the outbox, checkpoints and read model live); else
+        // the snapshots'; with neither on EF Core, a private in-memory SQLite database holds the read model.
         services.AddSingleton(provider =>
-            provider.GetRequiredService<EventSourcingSettings>().Store.Provider == StoreProvider.EfCore
-                ? provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Events)
-                : provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Snapshots));
+        {
+            var settings = provider.GetRequiredService<EventSourcingSettings>();
+            return settings.Store.Provider == StoreProvider.EfCore ? provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Events)
+                : settings.Snapshot.Provider == StoreProvider.EfCore ? provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Snapshots)
+                : new EventStoreDatabase(StoreUrl.Parse(EventSourcingOptions.StoreUrlKey, "sqlite:///:memory:"));
+        });
 
         services.AddSingleton<IEventStore>(provider =>
             provider.GetRequiredService<EventSourcingSettings>().Store.Provider switch
@@ -78,8 +84,12 @@ public static class DependencyInjection
                 StoreProvider.EfCore => new EfCoreEventStore(
                     provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Events),
                     provider.GetRequiredService<EnvelopeFactory>(),
-                    provider.GetRequiredService<UpcasterChain>()),
-                _ => new InMemoryEventStore(provider.GetRequiredService<EnvelopeFactory>(), provider.GetRequiredService<UpcasterChain>()),
+                    provider.GetRequiredService<UpcasterChain>(),
+                    provider.GetRequiredService<EventStoreSignal>()),
+                _ => new InMemoryEventStore(
+                    provider.GetRequiredService<EnvelopeFactory>(),
+                    provider.GetRequiredService<UpcasterChain>(),
+                    provider.GetRequiredService<EventStoreSignal>()),
             });
         services.AddSingleton<ISnapshotStore>(provider =>
             provider.GetRequiredService<EventSourcingSettings>().Snapshot.Provider switch
@@ -87,7 +97,54 @@ public static class DependencyInjection
                 StoreProvider.EfCore => new EfCoreSnapshotStore(provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Snapshots)),
                 _ => new InMemorySnapshotStore(),
             });
+        AddProjectionInfrastructure(services);
         return services;
+    }
+
+    /// <summary>
+    /// Runs <typeparamref name="TProjection"/> as a hosted <see cref="ProjectionRunner"/> (one active instance per
+    /// projection across the service's replicas when the store is PostgreSQL).
+    /// </summary>
+    public static IServiceCollection AddProjection<TProjection>(this IServiceCollection services) where TProjection : class, IProjection
+    {
+        services.AddSingleton<TProjection>();
+        services.AddSingleton<IHostedService>(provider => new ProjectionRunner(
+            provider.GetRequiredService<TProjection>(),
+            provider.GetRequiredService<IEventStore>(),
+            provider.GetRequiredService<EventStoreSignal>(),
+            provider.GetRequiredService<IProjectionLease>(),
+            provider.GetRequiredService<ProjectionMonitor>(),
+            provider.GetRequiredService<ProjectionOptions>(),
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetService<ILogger<ProjectionRunner>>()));
+        return services;
+    }
+
+    private static void AddProjectionInfrastructure(IServiceCollection services)
+    {
+        services.TryAddSingleton(new ProjectionOptions());
+        services.AddSingleton<ProjectionMonitor>();
+        services.AddSingleton<EfCoreCheckpointStore>();
+        services.AddSingleton<IProjectionLease>(provider =>
+            SharedPostgresEventDatabase(provider) is { } database
+                ? new PostgresProjectionLease(database.Connection.ConnectionString, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5))
+                : new InProcessProjectionLease());
+        // Wake-ups between replicas travel over LISTEN/NOTIFY where they share a PostgreSQL event store.
+        services.AddSingleton<IHostedService>(provider =>
+            SharedPostgresEventDatabase(provider) is { } database
+                ? new PostgresEventNotifications(database.Connection.ConnectionString,
+                    provider.GetRequiredService<EventStoreSignal>(), provider.GetRequiredService<ILogger<PostgresEventNotifications>>())
+                : new NoBackgroundWork());
+    }
+
+    private static EventStoreDatabase? SharedPostgresEventDatabase(IServiceProvider provider) =>
+        provider.GetRequiredService<EventSourcingSettings>().Store is { Provider: StoreProvider.EfCore, Connection.Provider: DatabaseProvider.PostgreSql }
+            ? provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Events)
+            : null;
+
+    private sealed class NoBackgroundWork : BackgroundService
+    {
+        protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.CompletedTask;
     }
 
     /// <summary>

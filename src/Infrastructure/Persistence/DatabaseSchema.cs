@@ -81,6 +81,8 @@ internal static class DatabaseSchema
         SeedSnapshotTable,
         "ALTER TABLE pyfly_snapshots ADD COLUMN IF NOT EXISTS schema_version INTEGER NOT NULL DEFAULT 1",
         .. OwnTables,
+        .. Outbox.OutboxSchema.PostgreSql,
+        .. Idempotency.IdempotencySchema.PostgreSql,
     ];
 
     private static readonly string[] Sqlite =
@@ -102,6 +104,8 @@ internal static class DatabaseSchema
         SeedSnapshotTable,
         "ALTER TABLE pyfly_snapshots ADD COLUMN schema_version INTEGER NOT NULL DEFAULT 1",
         .. OwnTables,
+        .. Outbox.OutboxSchema.Sqlite,
+        .. Idempotency.IdempotencySchema.Sqlite,
     ];
 
     public static async Task EnsureAsync(DbConnection connection, DatabaseProvider provider, CancellationToken cancellationToken)
