@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.Persistence;
 
@@ -22,6 +23,8 @@ public abstract class EfCoreProjection(EventStoreDatabase database, EfCoreCheckp
     public async Task<GlobalCheckpoint> ApplyAsync(IReadOnlyList<StoredEventEnvelope> batch, GlobalCheckpoint from, CancellationToken cancellationToken)
     {
         await using var db = await database.CreateContextAsync(cancellationToken);
+        // Read-model rows are loaded to be changed: track them (contexts default to no tracking).
+        db.ChangeTracker.QueryTrackingBehavior = QueryTrackingBehavior.TrackAll;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         foreach (var envelope in batch)
         {
@@ -47,7 +50,6 @@ public abstract class EfCoreProjection(EventStoreDatabase database, EfCoreCheckp
     {
         await using var db = await database.CreateContextAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        await checkpoints.LoadAsync(db, Name, cancellationToken);
         await ClearAsync(db, cancellationToken);
         await checkpoints.ResetAsync(db, Name, cancellationToken);
         await transaction.CommitAsync(cancellationToken);

@@ -57,23 +57,27 @@ public sealed class EfCoreCheckpointStore(EventStoreDatabase database, TimeProvi
         await ResetAsync(db, projection, cancellationToken);
     }
 
-    /// <summary>Reads the checkpoint on <paramref name="db"/>, creating the row at the start when missing.</summary>
+    /// <summary>Reads the checkpoint on <paramref name="db"/>; a projection without a row is at the start.</summary>
     public async Task<GlobalCheckpoint> LoadAsync(EventStoreDbContext db, string projection, CancellationToken cancellationToken)
     {
-        var now = database.TimestampParameter(timeProvider.GetUtcNow());
-        await db.Database.ExecuteSqlAsync($"""
-            INSERT INTO orderses_projection_checkpoints (name, commit_id, position, updated_at)
-            VALUES ({projection}, 0, 0, {now})
-            ON CONFLICT (name) DO NOTHING
-            """, cancellationToken);
-        var row = await db.ProjectionCheckpoints.SingleAsync(c => c.Name == projection, cancellationToken);
-        return new GlobalCheckpoint(row.CommitId, row.Position);
+        var row = await db.ProjectionCheckpoints.SingleOrDefaultAsync(c => c.Name == projection, cancellationToken);
+        return row is null ? GlobalCheckpoint.Start : new GlobalCheckpoint(row.CommitId, row.Position);
     }
 
     /// <summary>The compare-and-set on <paramref name="db"/>, inside whatever transaction it has open.</summary>
     public async Task<bool> TryAdvanceAsync(EventStoreDbContext db, string projection, GlobalCheckpoint expected, GlobalCheckpoint next, CancellationToken cancellationToken)
     {
         var now = database.TimestampParameter(timeProvider.GetUtcNow());
+        if (expected == GlobalCheckpoint.Start)
+        {
+            // The first advance may come before any load created the row.
+            return await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO orderses_projection_checkpoints (name, commit_id, position, updated_at)
+                VALUES ({projection}, {next.CommitId}, {next.Position}, {now})
+                ON CONFLICT (name) DO UPDATE SET commit_id = EXCLUDED.commit_id, position = EXCLUDED.position, updated_at = EXCLUDED.updated_at
+                WHERE orderses_projection_checkpoints.commit_id = 0 AND orderses_projection_checkpoints.position = 0
+                """, cancellationToken) == 1;
+        }
         var updated = await db.Database.ExecuteSqlAsync($"""
             UPDATE orderses_projection_checkpoints
             SET commit_id = {next.CommitId}, position = {next.Position}, updated_at = {now}

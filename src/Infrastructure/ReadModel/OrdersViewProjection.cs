@@ -20,7 +20,7 @@ public sealed class OrdersViewProjection(EventStoreDatabase database, EfCoreChec
     protected override async Task ApplyAsync(EventStoreDbContext db, StoredEventEnvelope envelope, CancellationToken cancellationToken)
     {
         if (envelope.AggregateType != nameof(Order)) return;
-        var at = envelope.OccurredAt.UtcDateTime;
+        var at = DateTime.SpecifyKind(envelope.OccurredAt.UtcDateTime, DateTimeKind.Unspecified);
         var view = await db.Orders.FindAsync([envelope.AggregateId], cancellationToken);
         if (view is not null && envelope.Sequence <= view.Version) return;
 

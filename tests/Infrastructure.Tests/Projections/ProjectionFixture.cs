@@ -1,0 +1,132 @@
+using Microsoft.EntityFrameworkCore;
+using OrdersEs.Domain.EventSourcing;
+using OrdersEs.Domain.Orders;
+using OrdersEs.Infrastructure.Configuration;
+using OrdersEs.Infrastructure.EventSourcing;
+using OrdersEs.Infrastructure.EventStore;
+using OrdersEs.Infrastructure.EventStore.EfCore;
+using OrdersEs.Infrastructure.Persistence;
+using OrdersEs.Infrastructure.Projections;
+using OrdersEs.Infrastructure.ReadModel;
+using Xunit;
+
+namespace OrdersEs.Infrastructure.Tests.Projections;
+
+/// <summary>One provider's event store and read-model database, with helpers to run projection runners over them.</summary>
+public sealed class ProjectionFixture : IAsyncDisposable
+{
+    public static readonly ProjectionOptions FastOptions = new()
+    {
+        BatchSize = 100,
+        PollInterval = TimeSpan.FromMilliseconds(200),
+        InitialRetryDelay = TimeSpan.FromMilliseconds(20),
+        MaxRetryDelay = TimeSpan.FromMilliseconds(200),
+    };
+
+    private readonly List<ProjectionRunner> _runners = [];
+    private readonly List<IAsyncDisposable> _owned = [];
+
+    private ProjectionFixture(EventStoreDatabase database, IAsyncDisposable owner, IProjectionLease lease, bool relationalStore)
+    {
+        Database = database;
+        _owned.Add(owner);
+        Lease = lease;
+        Serializer = new EventSerializer(new EventTypeRegistry().RegisterAssembly(typeof(Order).Assembly));
+        var envelopes = new EnvelopeFactory(Serializer, TimeProvider.System);
+        Store = relationalStore ? new EfCoreEventStore(database, envelopes, null, Signal) : new InMemoryEventStore(envelopes, null, Signal);
+        Checkpoints = new EfCoreCheckpointStore(database, TimeProvider.System);
+        Orders = new EventSourcedRepository<Order>(Store, Serializer, () => new Order());
+    }
+
+    public EventStoreDatabase Database { get; }
+    public IEventStore Store { get; }
+    public EventSerializer Serializer { get; }
+    public IProjectionLease Lease { get; }
+    public EventStoreSignal Signal { get; } = new();
+    public ProjectionMonitor Monitor { get; } = new(TimeProvider.System) { FallbackCheckInterval = TimeSpan.FromMilliseconds(50) };
+    public EfCoreCheckpointStore Checkpoints { get; }
+    public EventSourcedRepository<Order> Orders { get; }
+
+    /// <summary>The in-memory store, with the read model in a private in-memory SQLite database.</summary>
+    public static Task<ProjectionFixture> MemoryAsync()
+    {
+        var readModel = new EventStoreDatabase(StoreUrl.Parse("test", "sqlite:///:memory:"));
+        return Task.FromResult(new ProjectionFixture(readModel, readModel, new InProcessProjectionLease(), relationalStore: false));
+    }
+
+    public static Task<ProjectionFixture> SqliteAsync()
+    {
+        var database = TestDatabases.CreateSqlite();
+        return Task.FromResult(new ProjectionFixture(database.Database, database, new InProcessProjectionLease(), relationalStore: true));
+    }
+
+    public static async Task<ProjectionFixture> PostgresAsync()
+    {
+        var database = await TestDatabases.CreatePostgresAsync();
+        return new ProjectionFixture(database.Database, database, PostgresLease(database.Connection), relationalStore: true);
+    }
+
+    public static PostgresProjectionLease PostgresLease(StoreConnection connection) =>
+        new(connection.ConnectionString, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(200));
+
+    public OrdersViewProjection OrdersView() => new(Database, Checkpoints, Serializer);
+
+    /// <summary>Starts a runner; it is stopped when the fixture is disposed unless the test stops it first.</summary>
+    public async Task<ProjectionRunner> StartAsync(IProjection projection, IProjectionLease? lease = null, ProjectionMonitor? monitor = null)
+    {
+        var runner = new ProjectionRunner(projection, Store, Signal, lease ?? Lease, monitor ?? Monitor, FastOptions);
+        _runners.Add(runner);
+        await runner.StartAsync(CancellationToken.None);
+        return runner;
+    }
+
+    public static async Task StopAsync(ProjectionRunner runner)
+    {
+        await runner.StopAsync(CancellationToken.None);
+        runner.Dispose();
+    }
+
+    /// <summary>The checkpoint after the last event in the store.</summary>
+    public async Task<GlobalCheckpoint> HeadAsync()
+    {
+        var checkpoint = GlobalCheckpoint.Start;
+        while (true)
+        {
+            var batch = await Store.ReadAllAsync(checkpoint, 1000);
+            if (batch.Count == 0) return checkpoint;
+            checkpoint = batch[^1].Checkpoint;
+        }
+    }
+
+    /// <summary>Waits until the projection's durable checkpoint reaches the store's head.</summary>
+    public async Task CaughtUpAsync(IProjection projection, TimeSpan? timeout = null)
+    {
+        var head = await HeadAsync();
+        var reached = await Monitor.WaitUntilAsync(
+            async ct => await projection.LoadCheckpointAsync(ct) >= head, timeout ?? TimeSpan.FromSeconds(30), CancellationToken.None);
+        Assert.True(reached, $"projection {projection.Name} did not reach {head}; it is at {await projection.LoadCheckpointAsync(CancellationToken.None)}");
+    }
+
+    public async Task<Dictionary<string, OrderView>> ViewsAsync()
+    {
+        await using var db = await Database.CreateContextAsync();
+        return await db.Orders.ToDictionaryAsync(o => o.Id);
+    }
+
+    public async Task<Order> PlaceAsync(string id, int lines = 1, EventContext? context = null)
+    {
+        var order = Order.Place(id, "customer-" + id, "EUR", Enumerable.Range(1, lines).Select(i => new OrderLine($"SKU-{i}", i, 100 * i)).ToArray());
+        await Orders.SaveAsync(order, context);
+        return order;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var runner in _runners)
+        {
+            await runner.StopAsync(CancellationToken.None);
+            runner.Dispose();
+        }
+        for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();
+    }
+}

@@ -1,0 +1,283 @@
+using System.Collections.Concurrent;
+using Microsoft.EntityFrameworkCore;
+using OrdersEs.Domain.Orders;
+using OrdersEs.Infrastructure.EventSourcing;
+using OrdersEs.Infrastructure.Persistence;
+using OrdersEs.Infrastructure.Projections;
+using Xunit;
+
+namespace OrdersEs.Infrastructure.Tests.Projections;
+
+/// <summary>What every provider's projection runner must do (SEMANTICS 6): exactly-once read models, retries in order, restarts, leases, rebuilds.</summary>
+public abstract class ProjectionRunnerContract : OwnsResources
+{
+    protected abstract Task<ProjectionFixture> CreateFixtureAsync();
+
+    private async Task<ProjectionFixture> FixtureAsync() => Own(await CreateFixtureAsync());
+
+    [Fact]
+    public async Task Eight_writers_times_500_events_while_the_runner_runs_are_projected_exactly_once()
+    {
+        var fixture = await FixtureAsync();
+        var projection = fixture.OrdersView();
+        await fixture.StartAsync(projection);
+
+        // Each writer places 25 orders and adds 19 lines to each: 25 x 20 = 500 events per writer.
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(writer => Task.Run(async () =>
+        {
+            for (var o = 0; o < 25; o++)
+            {
+                var order = await fixture.PlaceAsync($"w{writer}-o{o}");
+                for (var line = 0; line < 19; line++)
+                {
+                    order.AddLine(new OrderLine($"extra-{line}", line + 1, 7));
+                    await fixture.Orders.SaveAsync(order);
+                }
+            }
+        })));
+
+        await fixture.CaughtUpAsync(projection, TimeSpan.FromSeconds(60));
+        var views = await fixture.ViewsAsync();
+        Assert.Equal(200, views.Count);
+        foreach (var (id, view) in views)
+        {
+            var order = (await fixture.Orders.LoadAsync(id))!;
+            Assert.Equal(order.Version, view.Version);
+            Assert.Equal(20, view.Version);
+            Assert.Equal(order.Total, view.Total);
+            Assert.Equal(order.Lines, view.Lines());
+        }
+    }
+
+    [Fact]
+    public async Task A_handler_failing_twice_on_one_event_is_retried_in_order_and_the_others_applied_once()
+    {
+        var fixture = await FixtureAsync();
+        for (var i = 0; i < 10; i++) await fixture.PlaceAsync($"order-{i}");
+        var calls = new ConcurrentQueue<string>();
+        var failuresLeft = 2;
+        var projection = new FunctionProjection("flaky", (envelope, _) =>
+        {
+            calls.Enqueue(envelope.AggregateId);
+            if (envelope.AggregateId == "order-4" && Interlocked.Decrement(ref failuresLeft) >= 0)
+                throw new InvalidOperationException("transient read-model failure");
+            return Task.CompletedTask;
+        });
+
+        await fixture.StartAsync(projection);
+        await fixture.CaughtUpAsync(projection);
+
+        var expected = Enumerable.Range(0, 10).Select(i => $"order-{i}").ToList();
+        expected.InsertRange(4, ["order-4", "order-4"]);
+        Assert.Equal(expected, calls);
+        Assert.Null(fixture.Monitor.Find("flaky")!.LastError);
+    }
+
+    [Fact]
+    public async Task A_poison_event_is_retried_until_it_succeeds_and_nothing_after_it_is_skipped()
+    {
+        var fixture = await FixtureAsync();
+        await fixture.PlaceAsync("poison");
+        await fixture.PlaceAsync("after");
+        var attempts = 0;
+        var handled = new ConcurrentQueue<string>();
+        var projection = new FunctionProjection("stuck", (envelope, _) =>
+        {
+            if (envelope.AggregateId == "poison" && Interlocked.Increment(ref attempts) <= 4) throw new InvalidOperationException("still broken");
+            handled.Enqueue(envelope.AggregateId);
+            return Task.CompletedTask;
+        });
+        await fixture.StartAsync(projection);
+        await fixture.CaughtUpAsync(projection);
+        Assert.Equal(["poison", "after"], handled);
+        Assert.Equal(5, attempts);
+    }
+
+    [Fact]
+    public async Task A_restarted_runner_resumes_from_the_checkpoint_without_applying_anything_twice()
+    {
+        var fixture = await FixtureAsync();
+        await CreateCounterTableAsync(fixture.Database);
+        for (var i = 0; i < 300; i++) await fixture.PlaceAsync($"order-{i}");
+
+        var first = new CountingProjection(fixture, delayPerEvent: TimeSpan.FromMilliseconds(5));
+        var runner = await fixture.StartAsync(first);
+        await fixture.Monitor.WaitUntilAsync(
+            _ => Task.FromResult(fixture.Monitor.Find(first.Name)!.Checkpoint.Position > 0), TimeSpan.FromSeconds(20), CancellationToken.None);
+        await ProjectionFixture.StopAsync(runner); // mid-way: cancels whatever batch is in flight
+        var stoppedAt = await first.LoadCheckpointAsync(CancellationToken.None);
+        Assert.True(stoppedAt < await fixture.HeadAsync(), "the runner should have been stopped before it caught up");
+
+        var second = new CountingProjection(fixture, delayPerEvent: TimeSpan.Zero);
+        await fixture.StartAsync(second);
+        await fixture.CaughtUpAsync(second);
+        Assert.Equal(300, await CountAsync(fixture.Database));
+    }
+
+    [Fact]
+    public async Task Two_runners_for_one_projection_only_one_is_active_and_the_other_takes_over_when_it_stops()
+    {
+        var fixture = await FixtureAsync();
+        var handledBy = new ConcurrentQueue<string>();
+        var firstMonitor = new ProjectionMonitor(TimeProvider.System);
+        var secondMonitor = new ProjectionMonitor(TimeProvider.System);
+        var checkpoints = new InMemoryCheckpointStore();
+        FunctionProjection Projection(string runner) => new("shared", (e, _) =>
+        {
+            handledBy.Enqueue(runner + ":" + e.AggregateId);
+            return Task.CompletedTask;
+        }, checkpoints);
+
+        var first = await fixture.StartAsync(Projection("first"), SecondLease(fixture), firstMonitor);
+        await WaitForAsync(() => firstMonitor.Find("shared")!.Active);
+        await fixture.StartAsync(Projection("second"), SecondLease(fixture), secondMonitor);
+        await fixture.PlaceAsync("a");
+        await WaitForAsync(() => handledBy.Count == 1);
+        await Task.Delay(300);
+        Assert.False(secondMonitor.Find("shared")!.Active);
+        Assert.Equal(["first:a"], handledBy);
+
+        await ProjectionFixture.StopAsync(first);
+        await WaitForAsync(() => secondMonitor.Find("shared")!.Active);
+        await fixture.PlaceAsync("b");
+        await WaitForAsync(() => handledBy.Count == 2);
+        Assert.Equal(["first:a", "second:b"], handledBy);
+    }
+
+    /// <summary>A lease as a second service instance would hold it (PostgreSQL: another session).</summary>
+    protected virtual IProjectionLease SecondLease(ProjectionFixture fixture) => fixture.Lease;
+
+    [Fact]
+    public async Task Rebuild_resets_the_read_model_and_replays_from_the_first_event()
+    {
+        var fixture = await FixtureAsync();
+        var projection = fixture.OrdersView();
+        var runner = await fixture.StartAsync(projection);
+        await fixture.PlaceAsync("r-1", lines: 2);
+        await fixture.CaughtUpAsync(projection);
+        await using (var db = await fixture.Database.CreateContextAsync())
+            await db.Orders.ExecuteUpdateAsync(s => s.SetProperty(o => o.Total, 0L));
+
+        await runner.RebuildAsync(CancellationToken.None);
+        await fixture.PlaceAsync("r-2");
+        await fixture.CaughtUpAsync(projection);
+
+        var views = await fixture.ViewsAsync();
+        Assert.Equal(100 + 2 * 200, views["r-1"].Total);
+        Assert.Equal(100, views["r-2"].Total);
+    }
+
+    [Fact]
+    public async Task Waiting_for_a_version_returns_once_the_projection_applied_it()
+    {
+        var fixture = await FixtureAsync();
+        var projection = fixture.OrdersView();
+        await fixture.StartAsync(projection);
+        var order = await fixture.PlaceAsync("w-1");
+        order.Confirm();
+        await fixture.Orders.SaveAsync(order);
+
+        var reached = await fixture.Monitor.WaitUntilAsync(async ct =>
+        {
+            await using var db = await fixture.Database.CreateContextAsync(ct);
+            return await db.Orders.AnyAsync(o => o.Id == "w-1" && o.Version >= 2, ct);
+        }, TimeSpan.FromSeconds(10), CancellationToken.None);
+        Assert.True(reached);
+        Assert.Equal(nameof(OrderStatus.Confirmed), (await fixture.ViewsAsync())["w-1"].Status);
+        Assert.False(await fixture.Monitor.WaitUntilAsync(_ => Task.FromResult(false), TimeSpan.FromMilliseconds(200), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Events_of_one_order_in_separate_batches_each_update_its_row()
+    {
+        var fixture = await FixtureAsync();
+        var projection = fixture.OrdersView();
+        var order = await fixture.PlaceAsync("split");
+        order.AddLine(new OrderLine("B", 1, 50));
+        await fixture.Orders.SaveAsync(order);
+        var events = await fixture.Store.LoadAsync("split");
+
+        var checkpoint = await projection.ApplyAsync([events[0]], await projection.LoadCheckpointAsync(default), default);
+        await projection.ApplyAsync([events[1]], checkpoint, default);
+
+        var view = (await fixture.ViewsAsync())["split"];
+        Assert.Equal(2, view.Version);
+        Assert.Equal(150, view.Total);
+    }
+
+    [Fact]
+    public async Task Redelivered_events_are_ignored_by_the_orders_view()
+    {
+        var fixture = await FixtureAsync();
+        var order = await fixture.PlaceAsync("dup");
+        order.AddLine(new OrderLine("B", 1, 50));
+        await fixture.Orders.SaveAsync(order);
+        var events = await fixture.Store.LoadAsync("dup");
+        var projection = fixture.OrdersView();
+
+        var checkpoint = await projection.ApplyAsync(events, await projection.LoadCheckpointAsync(default), default);
+        await fixture.Checkpoints.ResetAsync(projection.Name, default);
+        await projection.ApplyAsync(events, GlobalCheckpoint.Start, default);
+
+        var view = (await fixture.ViewsAsync())["dup"];
+        Assert.Equal(2, view.Version);
+        Assert.Equal(150, view.Total);
+        Assert.Equal(2, view.Lines().Count);
+        Assert.Equal(checkpoint, await projection.LoadCheckpointAsync(default));
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
+            await Task.Delay(20);
+        }
+    }
+
+    private static async Task CreateCounterTableAsync(EventStoreDatabase database)
+    {
+        await using var db = await database.CreateContextAsync();
+        await db.Database.ExecuteSqlRawAsync("CREATE TABLE test_applied (event_id VARCHAR(64) NOT NULL)");
+    }
+
+    private static async Task<int> CountAsync(EventStoreDatabase database)
+    {
+        await using var db = await database.CreateContextAsync();
+        return await db.Database.SqlQueryRaw<int>("SELECT COUNT(*) AS \"Value\" FROM test_applied").SingleAsync();
+    }
+
+    /// <summary>Records every application in a table of its own, with no idempotency: doubles would show.</summary>
+    private sealed class CountingProjection(ProjectionFixture fixture, TimeSpan delayPerEvent)
+        : EfCoreProjection(fixture.Database, fixture.Checkpoints)
+    {
+        public override string Name => "counting";
+
+        protected override async Task ApplyAsync(EventStoreDbContext db, StoredEventEnvelope envelope, CancellationToken cancellationToken)
+        {
+            if (delayPerEvent > TimeSpan.Zero) await Task.Delay(delayPerEvent, cancellationToken);
+            await db.Database.ExecuteSqlAsync($"INSERT INTO test_applied (event_id) VALUES ({envelope.EventId})", cancellationToken);
+        }
+
+        protected override Task ClearAsync(EventStoreDbContext db, CancellationToken cancellationToken) =>
+            db.Database.ExecuteSqlRawAsync("DELETE FROM test_applied", cancellationToken);
+    }
+}
+
+public sealed class MemoryProjectionRunnerTests : ProjectionRunnerContract
+{
+    protected override Task<ProjectionFixture> CreateFixtureAsync() => ProjectionFixture.MemoryAsync();
+}
+
+public sealed class SqliteProjectionRunnerTests : ProjectionRunnerContract
+{
+    protected override Task<ProjectionFixture> CreateFixtureAsync() => ProjectionFixture.SqliteAsync();
+}
+
+public sealed class PostgresProjectionRunnerTests : ProjectionRunnerContract
+{
+    protected override Task<ProjectionFixture> CreateFixtureAsync() => ProjectionFixture.PostgresAsync();
+
+    protected override IProjectionLease SecondLease(ProjectionFixture fixture) => ProjectionFixture.PostgresLease(fixture.Database.Connection);
+}
