@@ -15,6 +15,13 @@ public abstract class EfCoreProjection(EventStoreDatabase database, EfCoreCheckp
     /// <summary>Applies one event through <paramref name="db"/> (tracked changes are saved with the batch).</summary>
     protected abstract Task ApplyAsync(EventStoreDbContext db, StoredEventEnvelope envelope, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Called once per batch before <see cref="ApplyAsync(EventStoreDbContext, StoredEventEnvelope, CancellationToken)"/>:
+    /// load (tracked) the rows the batch will touch in one query, so applying an event needs no round trip.
+    /// </summary>
+    protected virtual Task PrefetchAsync(EventStoreDbContext db, IReadOnlyList<StoredEventEnvelope> batch, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
     /// <summary>Deletes the read model's rows, for a rebuild.</summary>
     protected abstract Task ClearAsync(EventStoreDbContext db, CancellationToken cancellationToken);
 
@@ -26,6 +33,7 @@ public abstract class EfCoreProjection(EventStoreDatabase database, EfCoreCheckp
         // Read-model rows are loaded to be changed: track them (contexts default to no tracking).
         db.ChangeTracker.QueryTrackingBehavior = QueryTrackingBehavior.TrackAll;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await PrefetchAsync(db, batch, cancellationToken);
         foreach (var envelope in batch)
         {
             try

@@ -17,6 +17,13 @@ public sealed class OrdersViewProjection(EventStoreDatabase database, EfCoreChec
 
     public override string Name => ProjectionName;
 
+    protected override async Task PrefetchAsync(EventStoreDbContext db, IReadOnlyList<StoredEventEnvelope> batch, CancellationToken cancellationToken)
+    {
+        var ids = batch.Where(e => e.AggregateType == nameof(Order)).Select(e => e.AggregateId).Distinct().ToArray();
+        // Tracked: FindAsync below then answers from the context without a round trip per event.
+        await db.Orders.Where(o => ids.Contains(o.Id)).LoadAsync(cancellationToken);
+    }
+
     protected override async Task ApplyAsync(EventStoreDbContext db, StoredEventEnvelope envelope, CancellationToken cancellationToken)
     {
         if (envelope.AggregateType != nameof(Order)) return;

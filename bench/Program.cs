@@ -1,0 +1,49 @@
+using System.Globalization;
+using OrdersEs.Bench;
+using OrdersEs.Bench.Scenarios;
+
+// Benchmarks of OrdersEs against baselines run side by side in this process (see bench/README.md).
+//   dotnet run -c Release --project bench -- --quick   tiny sizes, a smoke run (CI runs it)
+//   dotnet run -c Release --project bench -- --full    the sizes of docs/benchmarks.md; writes it and the chart
+// Needs ORDERSES_TEST_POSTGRES (a server where databases may be created), as the tests do.
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+var full = args.Contains("--full");
+var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
+var server = Environment.GetEnvironmentVariable("ORDERSES_TEST_POSTGRES");
+if (string.IsNullOrWhiteSpace(server))
+{
+    Console.Error.WriteLine("ORDERSES_TEST_POSTGRES is not set: start a throwaway server with `eval \"$(.ci/postgres.sh start)\"` (see bench/README.md).");
+    return 2;
+}
+
+var sizes = full ? BenchSizes.Full : BenchSizes.Quick;
+Console.WriteLine($"OrdersEs benchmarks, {(full ? "full" : "quick")} mode, {Environment.ProcessorCount} cores, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+var figures = new List<Figure>();
+await using (var databases = new BenchDatabase(server))
+{
+    bool Runs(string name) => only is null || name.Contains(only, StringComparison.OrdinalIgnoreCase);
+    if (Runs("append"))
+    {
+        figures.AddRange(await AppendScenario.RunAsync(databases, 8, 1, sizes.CommitsPerWriter, sizes.Rounds));
+        figures.AddRange(await AppendScenario.RunAsync(databases, 32, 1, sizes.CommitsPerWriter / 4, sizes.Rounds));
+        figures.AddRange(await AppendScenario.RunAsync(databases, 8, 10, sizes.CommitsPerWriter / 4, sizes.Rounds));
+    }
+    if (Runs("load")) figures.AddRange(await LoadScenario.RunAsync(databases, sizes.LoadSizes, sizes.LoadsPerRun, sizes.Rounds));
+    if (Runs("catch-up")) figures.Add(await ProjectionScenarios.CatchUpAsync(databases, sizes.CatchUpEvents, Math.Min(sizes.Rounds, 3)));
+    if (Runs("freshness")) figures.AddRange(await ProjectionScenarios.FreshnessAsync(databases, 500, sizes.FreshnessDuration));
+}
+
+if (full)
+{
+    Report.Write(figures, "docs/benchmarks.md", "docs/append-throughput.png");
+    Console.WriteLine("Wrote docs/benchmarks.md and docs/append-throughput.png");
+}
+return 0;
+
+/// <summary>How big each scenario is in quick and full mode.</summary>
+internal sealed record BenchSizes(int Rounds, int CommitsPerWriter, int[] LoadSizes, int LoadsPerRun, int CatchUpEvents, TimeSpan FreshnessDuration)
+{
+    public static readonly BenchSizes Quick = new(1, 20, [10, 100], 5, 800, TimeSpan.FromSeconds(1));
+    public static readonly BenchSizes Full = new(5, 1000, [10, 100, 1_000, 10_000], 50, 100_000, TimeSpan.FromSeconds(20));
+}
