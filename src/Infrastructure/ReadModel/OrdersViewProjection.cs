@@ -20,21 +20,22 @@ public sealed class OrdersViewProjection(EventStoreDatabase database, EfCoreChec
     protected override async Task PrefetchAsync(EventStoreDbContext db, IReadOnlyList<StoredEventEnvelope> batch, CancellationToken cancellationToken)
     {
         var ids = batch.Where(e => e.AggregateType == nameof(Order)).Select(e => e.AggregateId).Distinct().ToArray();
-        // Tracked: FindAsync below then answers from the context without a round trip per event.
+        // Tracked, so ApplyAsync finds them in the context without a round trip per event.
         await db.Orders.Where(o => ids.Contains(o.Id)).LoadAsync(cancellationToken);
     }
 
-    protected override async Task ApplyAsync(EventStoreDbContext db, StoredEventEnvelope envelope, CancellationToken cancellationToken)
+    protected override Task ApplyAsync(EventStoreDbContext db, StoredEventEnvelope envelope, CancellationToken cancellationToken)
     {
-        if (envelope.AggregateType != nameof(Order)) return;
+        if (envelope.AggregateType != nameof(Order)) return Task.CompletedTask;
         var at = DateTime.SpecifyKind(envelope.OccurredAt.UtcDateTime, DateTimeKind.Unspecified);
-        var view = await db.Orders.FindAsync([envelope.AggregateId], cancellationToken);
-        if (view is not null && envelope.Sequence <= view.Version) return;
+        // PrefetchAsync loaded every existing row of the batch: a row not tracked now does not exist.
+        var view = db.Orders.Local.FindEntry(envelope.AggregateId)?.Entity;
+        if (view is not null && envelope.Sequence <= view.Version) return Task.CompletedTask;
 
         var domainEvent = serializer.Deserialize(envelope);
         if (domainEvent is OrderPlaced placed)
         {
-            if (view is not null) return;
+            if (view is not null) return Task.CompletedTask;
             view = new OrderView
             {
                 Id = envelope.AggregateId,
@@ -58,6 +59,7 @@ public sealed class OrdersViewProjection(EventStoreDatabase database, EfCoreChec
         }
         view.Version = envelope.Sequence;
         view.UpdatedAt = at;
+        return Task.CompletedTask;
     }
 
     protected override Task ClearAsync(EventStoreDbContext db, CancellationToken cancellationToken) =>
