@@ -32,6 +32,8 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private DateTimeOffset _nextPrune = DateTimeOffset.MinValue;
+    // The soonest retry this dispatcher scheduled: it sleeps no longer than that, so retries keep their delays.
+    private DateTimeOffset? _earliestRetry;
 
     /// <param name="busReachable">Asked after a failed publish: false means the broker is down, so the failure is not the message's fault.</param>
     public OutboxDispatcher(
@@ -78,10 +80,10 @@ public sealed partial class OutboxDispatcher : BackgroundService
             try
             {
                 var wake = _signal.NextNotification;
-                var round = await DispatchOnceAsync(stoppingToken);
+                var claimed = await DispatchOnceAsync(stoppingToken);
                 if (outages > 0) LogRecovered(outages);
                 outages = 0;
-                if (round.Claimed > 0) continue;
+                if (claimed > 0) continue;
 
                 var now = _time.GetUtcNow();
                 if (now >= _nextPrune)
@@ -91,7 +93,11 @@ public sealed partial class OutboxDispatcher : BackgroundService
                     if (pruned > 0) LogPruned(pruned);
                 }
                 var timeout = _options.PollInterval;
-                if (round.EarliestRetry is { } retry && retry - now < timeout) timeout = retry - now;
+                if (_earliestRetry is { } retry)
+                {
+                    if (retry <= now) _earliestRetry = null;
+                    else if (retry - now < timeout) timeout = retry - now;
+                }
                 await WaitAsync(wake, timeout, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -129,10 +135,11 @@ public sealed partial class OutboxDispatcher : BackgroundService
         }
     }
 
-    private async Task<RoundResult> DispatchOnceAsync(CancellationToken stoppingToken)
+    /// <summary>Claims, publishes and settles one batch; returns how many messages it claimed.</summary>
+    private async Task<int> DispatchOnceAsync(CancellationToken stoppingToken)
     {
         var batch = await _store.ClaimAsync(Owner, _options.BatchSize, _options.ClaimLease, stoppingToken);
-        if (batch.Count == 0) return new RoundResult(0, null);
+        if (batch.Count == 0) return 0;
 
         var round = new Round(_busReachable);
         var groups = batch.GroupBy(m => m.AggregateId, StringComparer.Ordinal).Select(g => g.OrderBy(m => m.Sequence).ToArray());
@@ -161,7 +168,6 @@ public sealed partial class OutboxDispatcher : BackgroundService
             throw new EventPublishException($"The event bus is unreachable: {first.Error?.Message}", first.Error);
         }
 
-        DateTimeOffset? earliestRetry = null;
         foreach (var (message, error) in round.Failed)
         {
             var attempts = message.Attempts + 1;
@@ -175,12 +181,12 @@ public sealed partial class OutboxDispatcher : BackgroundService
             var delay = RetryDelay(attempts);
             var retryAt = _time.GetUtcNow() + delay;
             await _store.RetryLaterAsync(Owner, message.Id, reason, retryAt, token);
-            if (earliestRetry is null || retryAt < earliestRetry) earliestRetry = retryAt;
+            if (_earliestRetry is null || retryAt < _earliestRetry) _earliestRetry = retryAt;
             LogRetry(message.EventId, message.AggregateId, attempts, delay, reason);
         }
         if (!round.Untried.IsEmpty) await _store.ReleaseAsync(Owner, round.Untried.ToArray(), token);
         stoppingToken.ThrowIfCancellationRequested();
-        return new RoundResult(batch.Count, earliestRetry);
+        return batch.Count;
     }
 
     private async ValueTask PublishInOrderAsync(OutboxMessage[] group, Round round, CancellationToken cancellationToken)
@@ -234,8 +240,6 @@ public sealed partial class OutboxDispatcher : BackgroundService
         var exponential = _options.InitialRetryDelay * Math.Pow(2, Math.Min(step - 1, 30));
         return exponential < _options.MaxRetryDelay ? exponential : _options.MaxRetryDelay;
     }
-
-    private readonly record struct RoundResult(int Claimed, DateTimeOffset? EarliestRetry);
 
     /// <summary>What became of one batch; filled concurrently by the aggregates' publishing loops.</summary>
     private sealed class Round(Func<CancellationToken, Task<bool>>? busReachable)

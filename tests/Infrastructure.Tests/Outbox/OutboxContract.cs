@@ -79,16 +79,19 @@ public abstract class OutboxContract : OwnsResources
         var stored = await setup.Events.AppendAsync(id, "Counter", Things(2), 0);
         var first = stored[0].EventId;
         var bus = new RecordingPublisher((message, attempt) => message.MessageId == first && attempt <= 3);
-        await StartAsync(setup, bus);
+        var options = FastOptions();
+        options.InitialRetryDelay = TimeSpan.FromMilliseconds(100);
+        options.MaxRetryDelay = TimeSpan.FromSeconds(1);
+        await StartAsync(setup, bus, options);
 
         await EventuallyAsync(() => bus.Delivered.Count == 2, "both events delivered");
         Assert.Equal([1, 2], bus.Delivered.Select(d => d.Sequence));
         var tries = bus.Attempts.Where(a => a.EventId == first).Select(a => a.At).ToArray();
         Assert.Equal(4, tries.Length);
         var gaps = tries.Zip(tries.Skip(1), (a, b) => b - a).ToArray();
-        // Equal jitter: attempt n waits between half and all of 20 ms * 2^(n-1).
+        // Equal jitter: retry n waits between half and all of 100 ms * 2^(n-1), so 50-100, 100-200, 200-400 ms.
         for (var n = 0; n < gaps.Length; n++)
-            Assert.True(gaps[n] >= TimeSpan.FromMilliseconds(10 * Math.Pow(2, n) - 2), $"gap {n + 1} was {gaps[n].TotalMilliseconds} ms");
+            Assert.True(gaps[n] >= TimeSpan.FromMilliseconds(50 * Math.Pow(2, n) - 2), $"gap {n + 1} was {gaps[n].TotalMilliseconds} ms");
         Assert.True(gaps[2] > gaps[0], $"gaps did not grow: {string.Join(", ", gaps.Select(g => g.TotalMilliseconds))}");
         Assert.Equal(new OutboxCounts(0, 0, 0), await setup.Monitor.GetCountsAsync());
     }
