@@ -12,6 +12,7 @@ using OrdersEs.Infrastructure.Configuration;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.EventStore.EfCore;
+using OrdersEs.Infrastructure.Outbox;
 using OrdersEs.Infrastructure.Persistence;
 using OrdersEs.Infrastructure.Projections;
 using OrdersEs.Infrastructure.Snapshots;
@@ -89,7 +90,8 @@ public static class DependencyInjection
                 _ => new InMemoryEventStore(
                     provider.GetRequiredService<EnvelopeFactory>(),
                     provider.GetRequiredService<UpcasterChain>(),
-                    provider.GetRequiredService<EventStoreSignal>()),
+                    provider.GetRequiredService<EventStoreSignal>(),
+                    OutboxServiceCollectionExtensions.InMemoryOutboxIfDispatched(provider)),
             });
         services.AddSingleton<ISnapshotStore>(provider =>
             provider.GetRequiredService<EventSourcingSettings>().Snapshot.Provider switch
@@ -98,6 +100,7 @@ public static class DependencyInjection
                 _ => new InMemorySnapshotStore(),
             });
         AddProjectionInfrastructure(services);
+        services.AddOutbox(configuration);
         return services;
     }
 

@@ -19,6 +19,12 @@ public sealed class EventStoreSignal
         Interlocked.Exchange(ref _nextLocalAppend, NewSource()).TrySetResult();
     }
 
+    /// <summary>
+    /// Completes at the next <see cref="Notify"/> after this call. Take it before looking for work, then wait on it
+    /// when none was found: an append in between is not missed.
+    /// </summary>
+    public Task NextNotification => Volatile.Read(ref _next).Task;
+
     /// <summary>Completes at the next append of this process.</summary>
     public Task WaitForLocalAppendAsync(CancellationToken cancellationToken) =>
         Volatile.Read(ref _nextLocalAppend).Task.WaitAsync(cancellationToken);

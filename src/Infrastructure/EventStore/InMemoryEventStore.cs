@@ -1,13 +1,16 @@
 using OrdersEs.Domain.EventSourcing;
 using OrdersEs.Infrastructure.EventSourcing;
+using OrdersEs.Infrastructure.Outbox;
 
 namespace OrdersEs.Infrastructure.EventStore;
 
 /// <summary>
 /// The default store: streams in process memory, lost on restart. One lock serializes appends, so the
-/// global order is the commit order and readers never see a half-written append.
+/// global order is the commit order and readers never see a half-written append. With an <see cref="InMemoryOutbox"/>,
+/// each append adds its messages inside the same lock, so events and messages appear together.
 /// </summary>
-public sealed class InMemoryEventStore(EnvelopeFactory envelopes, UpcasterChain? upcasters = null, EventStoreSignal? signal = null) : IEventStore
+public sealed class InMemoryEventStore(
+    EnvelopeFactory envelopes, UpcasterChain? upcasters = null, EventStoreSignal? signal = null, InMemoryOutbox? outbox = null) : IEventStore
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, List<StoredEventEnvelope>> _streams = new(StringComparer.Ordinal);
@@ -32,6 +35,7 @@ public sealed class InMemoryEventStore(EnvelopeFactory envelopes, UpcasterChain?
                 pending[i] = pending[i] with { GlobalPosition = _all.Count + 1 };
                 _all.Add(pending[i]);
                 stream.Add(pending[i]);
+                outbox?.Add(pending[i]);
             }
         }
         signal?.NotifyAppended();

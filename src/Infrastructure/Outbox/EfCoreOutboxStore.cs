@@ -1,0 +1,364 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+using Npgsql;
+using OrdersEs.Infrastructure.Configuration;
+using OrdersEs.Infrastructure.EventSourcing;
+using OrdersEs.Infrastructure.EventStore;
+using OrdersEs.Infrastructure.Persistence;
+
+namespace OrdersEs.Infrastructure.Outbox;
+
+/// <summary>
+/// The durable outbox on PostgreSQL or SQLite (<c>orderses_outbox</c>, filled by a trigger in the append's transaction;
+/// see <see cref="OutboxSchema"/>), and its operator view. Hand-written SQL, one round trip per call on PostgreSQL.
+/// </summary>
+/// <remarks>
+/// Claims are serialized: on PostgreSQL by a transaction-scoped advisory lock taken in the same implicit transaction
+/// as the claiming <c>UPDATE ... FOR UPDATE SKIP LOCKED</c>, on SQLite by <c>BEGIN IMMEDIATE</c>. Without that,
+/// two concurrent claims could each see the other's not-yet-committed first message of an aggregate as free and
+/// one could take message n+1 while the other takes n. Claims are short (one statement), so serializing them costs
+/// little; publishing, the slow part, runs outside any transaction.
+/// </remarks>
+public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider? timeProvider = null, UpcasterChain? upcasters = null)
+    : IOutboxStore, IOutboxMonitor
+{
+    private const long ClaimLockKey = 7243019472311;
+
+    // A message is due when nobody holds it and its retry time has come, and no earlier message of its aggregate is
+    // in flight or waiting for a retry. Earlier due messages of the aggregate have lower ids, so ORDER BY id claims
+    // them in the same batch or before.
+    private const string DueCondition = """
+        o.delivered_at IS NULL
+          AND (o.claimed_until IS NULL OR o.claimed_until <= @now)
+          AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= @now)
+          AND NOT EXISTS (
+              SELECT 1 FROM orderses_outbox p
+              WHERE p.aggregate_id = o.aggregate_id AND p.sequence < o.sequence AND p.delivered_at IS NULL
+                AND (p.claimed_until > @now OR p.next_attempt_at > @now))
+        """;
+
+    private const string EventColumns =
+        "e.event_id, e.aggregate_id, e.aggregate_type, e.sequence, e.event_type, e.payload, e.metadata, e.occurred_at, e.version, e.tenant_id, e.global_position";
+
+    private const string PostgresClaimSql = $"""
+        WITH candidates AS (
+            SELECT o.id FROM orderses_outbox o
+            WHERE {DueCondition}
+            ORDER BY o.id
+            LIMIT @limit
+            FOR UPDATE OF o SKIP LOCKED
+        ), claimed AS (
+            UPDATE orderses_outbox o SET claimed_by = @owner, claimed_until = @until
+            FROM candidates c WHERE o.id = c.id
+            RETURNING o.id, o.event_id, o.aggregate_id, o.sequence, o.attempts
+        )
+        SELECT o.id, o.event_id, o.aggregate_id, o.sequence, o.attempts, {EventColumns}
+        FROM claimed o LEFT JOIN pyfly_event_store e ON e.event_id = o.event_id
+        ORDER BY o.id
+        """;
+
+    private const string SqliteSelectDueSql = $"""
+        SELECT o.id, o.event_id, o.aggregate_id, o.sequence, o.attempts, {EventColumns}
+        FROM orderses_outbox o LEFT JOIN pyfly_event_store e ON e.event_id = o.event_id
+        WHERE {DueCondition}
+        ORDER BY o.id
+        LIMIT @limit
+        """;
+
+    private const string CountsSql = """
+        SELECT (SELECT COUNT(*) FROM orderses_outbox WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until <= @now)),
+               (SELECT COUNT(*) FROM orderses_outbox WHERE delivered_at IS NULL AND claimed_until > @now),
+               (SELECT COUNT(*) FROM orderses_outbox_dead_letters)
+        """;
+
+    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+    private readonly UpcasterChain _upcasters = upcasters ?? UpcasterChain.None;
+    private bool IsPostgres => database.Provider == DatabaseProvider.PostgreSql;
+
+    public async Task<IReadOnlyList<OutboxMessage>> ClaimAsync(string owner, int batchSize, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        var now = _time.GetUtcNow();
+        try
+        {
+            await using var connection = await database.OpenConnectionAsync(cancellationToken);
+            return IsPostgres
+                ? await ClaimOnPostgresAsync((NpgsqlConnection)connection, owner, batchSize, now, now + lease, cancellationToken)
+                : await ClaimOnSqliteAsync(connection, owner, batchSize, now, now + lease, cancellationToken);
+        }
+        catch (DbException e)
+        {
+            throw EventStoreException.From(e, "claim outbox messages");
+        }
+    }
+
+    private async Task<IReadOnlyList<OutboxMessage>> ClaimOnPostgresAsync(
+        NpgsqlConnection connection, string owner, int batchSize, DateTimeOffset now, DateTimeOffset until, CancellationToken cancellationToken)
+    {
+        // One round trip; a batch runs in one implicit transaction, so the advisory lock is held until the claim commits.
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({ClaimLockKey})"));
+        var claim = new NpgsqlBatchCommand(PostgresClaimSql);
+        claim.Parameters.Add(Time("now", now));
+        claim.Parameters.Add(new NpgsqlParameter<int>("limit", batchSize));
+        claim.Parameters.Add(new NpgsqlParameter<string>("owner", owner));
+        claim.Parameters.Add(Time("until", until));
+        batch.BatchCommands.Add(claim);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken);
+        return await ReadMessagesAsync(reader, cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<OutboxMessage>> ClaimOnSqliteAsync(
+        DbConnection connection, string owner, int batchSize, DateTimeOffset now, DateTimeOffset until, CancellationToken cancellationToken)
+    {
+        // Microsoft.Data.Sqlite begins IMMEDIATE: the write lock is taken before the read, so claims run one at a time.
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        IReadOnlyList<OutboxMessage> messages;
+        await using (var select = Command(connection, SqliteSelectDueSql, transaction))
+        {
+            select.Parameters.Add(Time("now", now));
+            select.Parameters.Add(Parameter(select, "limit", batchSize));
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+            messages = await ReadMessagesAsync(reader, cancellationToken);
+        }
+        if (messages.Count > 0)
+        {
+            await using var update = Command(connection,
+                "UPDATE orderses_outbox SET claimed_by = @owner, claimed_until = @until WHERE id IN (SELECT value FROM json_each(@ids))", transaction);
+            update.Parameters.Add(Parameter(update, "owner", owner));
+            update.Parameters.Add(Time("until", until));
+            update.Parameters.Add(Parameter(update, "ids", JsonIds(messages.Select(m => m.Id))));
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return messages;
+    }
+
+    public Task MarkDeliveredAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
+        ids.Count == 0 ? Task.CompletedTask : ExecuteAsync("mark outbox messages delivered", $"""
+            UPDATE orderses_outbox SET delivered_at = @now, claimed_by = NULL, claimed_until = NULL, last_error = NULL
+            WHERE {IdsCondition}
+            """, c => AddAll(c, [Time("now", _time.GetUtcNow()), IdsParameter(c, ids)]), cancellationToken);
+
+    public Task RetryLaterAsync(string owner, long id, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>
+        ExecuteAsync("schedule an outbox retry", """
+            UPDATE orderses_outbox
+            SET attempts = attempts + 1, last_error = @error, next_attempt_at = @next, claimed_by = NULL, claimed_until = NULL
+            WHERE id = @id AND claimed_by = @owner
+            """, c => AddAll(c, [
+                Parameter(c, "error", error), Time("next", nextAttemptAt), Parameter(c, "id", id), Parameter(c, "owner", owner)]),
+            cancellationToken);
+
+    public async Task DeadLetterAsync(string owner, long id, string error, CancellationToken cancellationToken)
+    {
+        void Bind(DbCommand c) => AddAll(c, [
+            Parameter(c, "id", id), Parameter(c, "owner", owner), Parameter(c, "error", error), Time("now", _time.GetUtcNow())]);
+        if (IsPostgres)
+        {
+            await ExecuteAsync("dead-letter an outbox message", """
+                WITH moved AS (
+                    DELETE FROM orderses_outbox WHERE id = @id AND claimed_by = @owner
+                    RETURNING id, event_id, aggregate_id, sequence, global_position, created_at, attempts
+                )
+                INSERT INTO orderses_outbox_dead_letters
+                    (id, event_id, aggregate_id, sequence, global_position, event_type, created_at, attempts, last_error, failed_at)
+                SELECT m.id, m.event_id, m.aggregate_id, m.sequence, m.global_position, e.event_type, m.created_at, m.attempts + 1, @error, @now
+                FROM moved m LEFT JOIN pyfly_event_store e ON e.event_id = m.event_id
+                """, Bind, cancellationToken);
+            return;
+        }
+        await ExecuteInTransactionAsync("dead-letter an outbox message", [
+            """
+            INSERT INTO orderses_outbox_dead_letters
+                (id, event_id, aggregate_id, sequence, global_position, event_type, created_at, attempts, last_error, failed_at)
+            SELECT m.id, m.event_id, m.aggregate_id, m.sequence, m.global_position, e.event_type, m.created_at, m.attempts + 1, @error, @now
+            FROM orderses_outbox m LEFT JOIN pyfly_event_store e ON e.event_id = m.event_id
+            WHERE m.id = @id AND m.claimed_by = @owner
+            """,
+            "DELETE FROM orderses_outbox WHERE id = @id AND claimed_by = @owner",
+        ], Bind, cancellationToken);
+    }
+
+    public Task ReleaseAsync(string owner, IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
+        ids.Count == 0 ? Task.CompletedTask : ExecuteAsync("release outbox claims",
+            $"UPDATE orderses_outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = @owner AND {IdsCondition}",
+            c => AddAll(c, [Parameter(c, "owner", owner), IdsParameter(c, ids)]), cancellationToken);
+
+    public Task<int> PruneDeliveredAsync(DateTimeOffset deliveredBefore, CancellationToken cancellationToken) =>
+        ExecuteAsync("prune delivered outbox messages",
+            "DELETE FROM orderses_outbox WHERE delivered_at IS NOT NULL AND delivered_at < @before",
+            c => c.Parameters.Add(Time("before", deliveredBefore)), cancellationToken);
+
+    public async Task<OutboxCounts> GetCountsAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await using var connection = await database.OpenConnectionAsync(cancellationToken);
+            await using var command = Command(connection, CountsSql);
+            command.Parameters.Add(Time("now", _time.GetUtcNow()));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            return new OutboxCounts(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+        }
+        catch (DbException e)
+        {
+            throw EventStoreException.From(e, "count outbox messages");
+        }
+    }
+
+    public async Task<IReadOnlyList<OutboxDeadLetter>> GetDeadLettersAsync(int limit = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        try
+        {
+            await using var connection = await database.OpenConnectionAsync(cancellationToken);
+            await using var command = Command(connection, """
+                SELECT id, event_id, aggregate_id, sequence, event_type, attempts, last_error, failed_at
+                FROM orderses_outbox_dead_letters ORDER BY failed_at, id LIMIT @limit
+                """);
+            command.Parameters.Add(Parameter(command, "limit", limit));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var letters = new List<OutboxDeadLetter>();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                letters.Add(new OutboxDeadLetter(
+                    reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3),
+                    reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetInt32(5),
+                    reader.IsDBNull(6) ? null : reader.GetString(6), AsUtc(reader.GetDateTime(7))));
+            }
+            return letters;
+        }
+        catch (DbException e)
+        {
+            throw EventStoreException.From(e, "read outbox dead letters");
+        }
+    }
+
+    public async Task<bool> RetryDeadLetterAsync(long id, CancellationToken cancellationToken = default)
+    {
+        void Bind(DbCommand c) => c.Parameters.Add(Parameter(c, "id", id));
+        // Back under its old id, attempts reset: it goes out before any later message of its aggregate still waiting.
+        if (IsPostgres)
+        {
+            return await ExecuteAsync("retry an outbox dead letter", """
+                WITH moved AS (
+                    DELETE FROM orderses_outbox_dead_letters WHERE id = @id
+                    RETURNING id, event_id, aggregate_id, sequence, global_position, created_at
+                )
+                INSERT INTO orderses_outbox (id, event_id, aggregate_id, sequence, global_position, created_at)
+                SELECT id, event_id, aggregate_id, sequence, global_position, created_at FROM moved
+                """, Bind, cancellationToken) > 0;
+        }
+        return await ExecuteInTransactionAsync("retry an outbox dead letter", [
+            """
+            INSERT INTO orderses_outbox (id, event_id, aggregate_id, sequence, global_position, created_at)
+            SELECT id, event_id, aggregate_id, sequence, global_position, created_at FROM orderses_outbox_dead_letters WHERE id = @id
+            """,
+            "DELETE FROM orderses_outbox_dead_letters WHERE id = @id",
+        ], Bind, cancellationToken) > 0;
+    }
+
+    private string IdsCondition => IsPostgres ? "id = ANY(@ids)" : "id IN (SELECT value FROM json_each(@ids))";
+
+    private DbParameter IdsParameter(DbCommand command, IReadOnlyCollection<long> ids) =>
+        IsPostgres ? new NpgsqlParameter<long[]>("ids", ids.ToArray()) : Parameter(command, "ids", JsonIds(ids));
+
+    private static string JsonIds(IEnumerable<long> ids)
+    {
+        var json = new StringBuilder("[");
+        foreach (var id in ids) json.Append(json.Length > 1 ? "," : "").Append(id.ToString(CultureInfo.InvariantCulture));
+        return json.Append(']').ToString();
+    }
+
+    private async Task<int> ExecuteAsync(string operation, string sql, Action<DbCommand> bind, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await database.OpenConnectionAsync(cancellationToken);
+            await using var command = Command(connection, sql);
+            bind(command);
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (DbException e)
+        {
+            throw EventStoreException.From(e, operation);
+        }
+    }
+
+    /// <summary>Runs the statements in one transaction; returns the rows the last one affected.</summary>
+    private async Task<int> ExecuteInTransactionAsync(string operation, string[] statements, Action<DbCommand> bind, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await database.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var affected = 0;
+            foreach (var sql in statements)
+            {
+                await using var command = Command(connection, sql, transaction);
+                bind(command);
+                affected = await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+            await transaction.CommitAsync(cancellationToken);
+            return affected;
+        }
+        catch (DbException e)
+        {
+            throw EventStoreException.From(e, operation);
+        }
+    }
+
+    private static void AddAll(DbCommand command, DbParameter[] parameters) => command.Parameters.AddRange(parameters);
+
+    private static DbCommand Command(DbConnection connection, string sql, DbTransaction? transaction = null)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        return command;
+    }
+
+    private static DbParameter Parameter(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = "@" + name;
+        parameter.Value = value;
+        return parameter;
+    }
+
+    private DbParameter Time(string name, DateTimeOffset value)
+    {
+        var parameter = database.TimestampParameter(value);
+        parameter.ParameterName = "@" + name;
+        return parameter;
+    }
+
+    private async Task<IReadOnlyList<OutboxMessage>> ReadMessagesAsync(DbDataReader reader, CancellationToken cancellationToken)
+    {
+        var messages = new List<OutboxMessage>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var envelope = reader.IsDBNull(5) ? null : _upcasters.Apply(new StoredEventEnvelope
+            {
+                EventId = reader.GetString(5),
+                AggregateId = reader.GetString(6),
+                AggregateType = reader.GetString(7),
+                Sequence = reader.GetInt32(8),
+                EventType = reader.GetString(9),
+                Payload = reader.GetString(10),
+                Metadata = EventSerializer.DeserializeMetadata(reader.GetString(11)),
+                OccurredAt = AsUtc(reader.GetDateTime(12)),
+                SchemaVersion = reader.GetInt32(13),
+                TenantId = reader.IsDBNull(14) ? null : reader.GetString(14),
+                GlobalPosition = reader.IsDBNull(15) ? 0 : reader.GetInt64(15),
+            });
+            messages.Add(new OutboxMessage(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetInt32(4), envelope));
+        }
+        return messages;
+    }
+
+    // The zone-less TIMESTAMP columns hold UTC.
+    private static DateTimeOffset AsUtc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+}

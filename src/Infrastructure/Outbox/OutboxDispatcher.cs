@@ -1,0 +1,288 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using OrdersEs.Infrastructure.EventSourcing;
+using OrdersEs.Infrastructure.EventStore;
+using OrdersEs.Infrastructure.Messaging;
+
+namespace OrdersEs.Infrastructure.Outbox;
+
+/// <summary>
+/// Delivers outbox messages at least once through <see cref="EventSourcingPublisher"/>: claims a batch under a lease,
+/// publishes aggregates concurrently but each aggregate's messages in order, and settles each message.
+/// </summary>
+/// <remarks>
+/// <para>A failed message is retried after an exponential delay with jitter; its aggregate's later messages wait for it.
+/// After <see cref="OutboxOptions.MaxAttempts"/> it moves to the dead letters, and the aggregate's following messages
+/// then go out (order is given up for that one message, not delivery of the rest); an operator can put the dead letter
+/// back (<see cref="IOutboxMonitor.RetryDeadLetterAsync"/>), and it is then delivered after them.</para>
+/// <para>When the database fails, or a publish fails and the bus probe says the broker is unreachable, no attempt is
+/// counted: the claims are given back and the whole dispatcher backs off exponentially, logging once per step, until
+/// a round succeeds. A crash between publishing and marking delivered leaves the claim to expire; the message is then
+/// published again (consumers de-duplicate by message id, the event id).</para>
+/// </remarks>
+public sealed partial class OutboxDispatcher : BackgroundService
+{
+    private readonly IOutboxStore _store;
+    private readonly Func<StoredEventEnvelope, CancellationToken, Task> _publish;
+    private readonly Func<CancellationToken, Task<bool>>? _busReachable;
+    private readonly EventStoreSignal _signal;
+    private readonly OutboxOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private DateTimeOffset _nextPrune = DateTimeOffset.MinValue;
+    // The soonest retry this dispatcher scheduled: it sleeps no longer than that, so retries keep their delays.
+    private DateTimeOffset? _earliestRetry;
+
+    /// <param name="busReachable">Asked after a failed publish: false means the broker is down, so the failure is not the message's fault.</param>
+    public OutboxDispatcher(
+        IOutboxStore store,
+        EventSourcingPublisher publisher,
+        EventStoreSignal? signal = null,
+        OutboxOptions? options = null,
+        TimeProvider? timeProvider = null,
+        ILogger<OutboxDispatcher>? logger = null,
+        Func<CancellationToken, Task<bool>>? busReachable = null)
+        : this(store, (publisher ?? throw new ArgumentNullException(nameof(publisher))).PublishAsync, signal, options, timeProvider, logger, busReachable)
+    {
+    }
+
+    internal OutboxDispatcher(
+        IOutboxStore store,
+        Func<StoredEventEnvelope, CancellationToken, Task> publish,
+        EventStoreSignal? signal,
+        OutboxOptions? options,
+        TimeProvider? timeProvider,
+        ILogger? logger,
+        Func<CancellationToken, Task<bool>>? busReachable)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(publish);
+        _store = store;
+        _publish = publish;
+        _busReachable = busReachable;
+        _signal = signal ?? new EventStoreSignal();
+        _options = options ?? new OutboxOptions();
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = logger ?? NullLogger.Instance;
+        Owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+    }
+
+    /// <summary>This dispatcher's name in <c>claimed_by</c>.</summary>
+    public string Owner { get; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var outages = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var wake = _signal.NextNotification;
+                var claimed = await DispatchOnceAsync(stoppingToken);
+                if (outages > 0) LogRecovered(outages);
+                outages = 0;
+                if (claimed > 0) continue;
+
+                var now = _time.GetUtcNow();
+                if (now >= _nextPrune)
+                {
+                    _nextPrune = now + _options.PruneInterval;
+                    var pruned = await _store.PruneDeliveredAsync(now - _options.Retention, stoppingToken);
+                    if (pruned > 0) LogPruned(pruned);
+                }
+                var timeout = _options.PollInterval;
+                if (_earliestRetry is { } retry)
+                {
+                    if (retry <= now) _earliestRetry = null;
+                    else if (retry - now < timeout) timeout = retry - now;
+                }
+                await WaitAsync(wake, timeout, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                outages++;
+                var delay = Backoff(outages);
+                if (outages == 1) LogOutageStarted(e, delay, e.Message);
+                else LogOutage(outages, delay, e.Message);
+                try
+                {
+                    await Task.Delay(delay, _time, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task WaitAsync(Task wake, TimeSpan timeout, CancellationToken stoppingToken)
+    {
+        if (timeout <= TimeSpan.Zero) return;
+        try
+        {
+            await wake.WaitAsync(timeout, _time, stoppingToken);
+        }
+        catch (TimeoutException)
+        {
+            // Polling fallback: a retry came due, or an append was announced nowhere.
+        }
+    }
+
+    /// <summary>Claims, publishes and settles one batch; returns how many messages it claimed.</summary>
+    private async Task<int> DispatchOnceAsync(CancellationToken stoppingToken)
+    {
+        var batch = await _store.ClaimAsync(Owner, _options.BatchSize, _options.ClaimLease, stoppingToken);
+        if (batch.Count == 0) return 0;
+
+        var round = new Round(_busReachable);
+        var groups = batch.GroupBy(m => m.AggregateId, StringComparer.Ordinal).Select(g => g.OrderBy(m => m.Sequence).ToArray());
+        try
+        {
+            await Parallel.ForEachAsync(groups,
+                new ParallelOptions { MaxDegreeOfParallelism = _options.MaxConcurrentPublishes, CancellationToken = stoppingToken },
+                (group, token) => PublishInOrderAsync(group, round, token));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping: settle what is known below; groups never started are given back with the rest.
+            var settledIds = round.Delivered.Concat(round.Failed.Select(f => f.Message.Id)).Concat(round.Untried).ToHashSet();
+            foreach (var message in batch)
+                if (!settledIds.Contains(message.Id)) round.Untried.Add(message.Id);
+        }
+
+        // Settling must survive a stop request: an unrecorded delivery is published again, an unreleased claim waits out its lease.
+        using var settling = new CancellationTokenSource(TimeSpan.FromSeconds(10), _time);
+        var token = settling.Token;
+        if (!round.Delivered.IsEmpty) await _store.MarkDeliveredAsync(round.Delivered.ToArray(), token);
+        if (round.BusDown)
+        {
+            await _store.ReleaseAsync(Owner, [.. round.Untried, .. round.Failed.Select(f => f.Message.Id)], token);
+            var first = round.Failed.FirstOrDefault();
+            throw new EventPublishException($"The event bus is unreachable: {first.Error?.Message}", first.Error);
+        }
+
+        foreach (var (message, error) in round.Failed)
+        {
+            var attempts = message.Attempts + 1;
+            var reason = error?.Message ?? $"The event {message.EventId} is no longer in pyfly_event_store.";
+            if (attempts >= _options.MaxAttempts || message.Envelope is null)
+            {
+                await _store.DeadLetterAsync(Owner, message.Id, reason, token);
+                LogDeadLettered(error, message.EventId, message.AggregateId, message.Sequence, attempts);
+                continue;
+            }
+            var delay = RetryDelay(attempts);
+            var retryAt = _time.GetUtcNow() + delay;
+            await _store.RetryLaterAsync(Owner, message.Id, reason, retryAt, token);
+            if (_earliestRetry is null || retryAt < _earliestRetry) _earliestRetry = retryAt;
+            LogRetry(message.EventId, message.AggregateId, attempts, delay, reason);
+        }
+        if (!round.Untried.IsEmpty) await _store.ReleaseAsync(Owner, round.Untried.ToArray(), token);
+        stoppingToken.ThrowIfCancellationRequested();
+        return batch.Count;
+    }
+
+    private async ValueTask PublishInOrderAsync(OutboxMessage[] group, Round round, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < group.Length; i++)
+        {
+            var message = group[i];
+            if (round.BusDown || cancellationToken.IsCancellationRequested || message.Envelope is null)
+            {
+                if (message.Envelope is null) round.Failed.Enqueue((message, null));
+                else round.Untried.Add(message.Id);
+                GiveBack(group, i + 1, round);
+                return;
+            }
+            try
+            {
+                await _publish(message.Envelope, cancellationToken);
+                round.Delivered.Add(message.Id);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                round.Failed.Enqueue((message, e));
+                GiveBack(group, i + 1, round);
+                if (!await round.IsBusReachableAsync(cancellationToken)) round.BusDown = true;
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping mid-publish: whether the broker got it is unknown, so it goes out again (at least once).
+                GiveBack(group, i, round);
+                return;
+            }
+        }
+    }
+
+    // The aggregate's later messages wait for the earlier one: never published out of order.
+    private static void GiveBack(OutboxMessage[] group, int from, Round round)
+    {
+        for (var j = from; j < group.Length; j++) round.Untried.Add(group[j].Id);
+    }
+
+    /// <summary>Exponential from <see cref="OutboxOptions.InitialRetryDelay"/>, capped, with "equal jitter": between half and all of it.</summary>
+    private TimeSpan RetryDelay(int attempts)
+    {
+        var capped = Backoff(attempts);
+        return capped / 2 + capped / 2 * Random.Shared.NextDouble();
+    }
+
+    private TimeSpan Backoff(int step)
+    {
+        var exponential = _options.InitialRetryDelay * Math.Pow(2, Math.Min(step - 1, 30));
+        return exponential < _options.MaxRetryDelay ? exponential : _options.MaxRetryDelay;
+    }
+
+    /// <summary>What became of one batch; filled concurrently by the aggregates' publishing loops.</summary>
+    private sealed class Round(Func<CancellationToken, Task<bool>>? busReachable)
+    {
+        private Task<bool>? _busCheck;
+        private volatile bool _busDown;
+
+        public ConcurrentBag<long> Delivered { get; } = [];
+        public ConcurrentQueue<(OutboxMessage Message, Exception? Error)> Failed { get; } = new();
+        public ConcurrentBag<long> Untried { get; } = [];
+
+        public bool BusDown
+        {
+            get => _busDown;
+            set => _busDown = value;
+        }
+
+        /// <summary>Probes the bus once per round, at the first failure; without a probe every failure is the message's.</summary>
+        public Task<bool> IsBusReachableAsync(CancellationToken cancellationToken)
+        {
+            if (busReachable is null) return Task.FromResult(true);
+            var check = Volatile.Read(ref _busCheck);
+            if (check is not null) return check;
+            Interlocked.CompareExchange(ref _busCheck, busReachable(cancellationToken), null);
+            return _busCheck!;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox dispatch paused: {Reason}; retrying in {Delay}")]
+    private partial void LogOutageStarted(Exception exception, TimeSpan delay, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox dispatch still paused after {Attempts} attempts: {Reason}; retrying in {Delay}")]
+    private partial void LogOutage(int attempts, TimeSpan delay, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Outbox dispatch resumed after {Attempts} failed attempts")]
+    private partial void LogRecovered(int attempts);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing event {EventId} of {AggregateId} failed (attempt {Attempt}); retrying in {Delay}: {Reason}")]
+    private partial void LogRetry(string eventId, string aggregateId, int attempt, TimeSpan delay, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Event {EventId} ({AggregateId} #{Sequence}) moved to the outbox dead letters after {Attempts} attempts")]
+    private partial void LogDeadLettered(Exception? exception, string eventId, string aggregateId, int sequence, int attempts);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Pruned {Count} delivered outbox messages")]
+    private partial void LogPruned(int count);
+}

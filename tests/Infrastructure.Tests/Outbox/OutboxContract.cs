@@ -1,0 +1,226 @@
+using OrdersEs.Infrastructure.EventStore;
+using OrdersEs.Infrastructure.Messaging;
+using OrdersEs.Infrastructure.Outbox;
+using Xunit;
+using static OrdersEs.Infrastructure.Tests.Outbox.OutboxTestKit;
+
+namespace OrdersEs.Infrastructure.Tests.Outbox;
+
+/// <summary>
+/// The outbox behaviour every store provider must have (SEMANTICS 7). Each provider derives one class and supplies
+/// a fresh event store with its outbox; a provider whose server is missing skips from <see cref="CreateAsync"/>.
+/// </summary>
+public abstract class OutboxContract : OwnsResources
+{
+    /// <summary>A fresh store and its outbox; <c>AnotherInstance</c> opens the same outbox as a second service instance would.</summary>
+    protected sealed record Setup(IEventStore Events, IOutboxStore Outbox, IOutboxMonitor Monitor, EventStoreSignal Signal, Func<IOutboxStore> AnotherInstance);
+
+    protected abstract Task<Setup> CreateAsync();
+
+    protected static string NewId(string prefix = "agg") => prefix + "-" + Guid.NewGuid().ToString("N")[..12];
+
+    protected async Task<RunningDispatcher> StartAsync(Setup setup, IEventPublisher bus, OutboxOptions? options = null, IOutboxStore? store = null) =>
+        Own(await RunningDispatcher.StartAsync(store ?? setup.Outbox, bus, setup.Signal, options ?? FastOptions()));
+
+    [Fact]
+    public async Task Append_writes_one_outbox_message_per_event_in_sequence_order()
+    {
+        var setup = await CreateAsync();
+        var id = NewId();
+        var stored = await setup.Events.AppendAsync(id, "Counter", Things(3), 0);
+
+        Assert.Equal(new OutboxCounts(3, 0, 0), await setup.Monitor.GetCountsAsync());
+        var claimed = await setup.Outbox.ClaimAsync("test", 10, TimeSpan.FromMinutes(1), CancellationToken.None);
+        Assert.Equal(stored.Select(e => e.EventId), claimed.Select(m => m.EventId));
+        Assert.Equal([1, 2, 3], claimed.Select(m => m.Envelope!.Sequence));
+        Assert.All(claimed, m => Assert.Equal(id, m.Envelope!.AggregateId));
+        Assert.Equal(stored.Select(e => e.Payload), claimed.Select(m => m.Envelope!.Payload));
+        Assert.Equal(new OutboxCounts(0, 3, 0), await setup.Monitor.GetCountsAsync());
+    }
+
+    [Fact]
+    public async Task Conflicting_append_writes_no_outbox_message()
+    {
+        var setup = await CreateAsync();
+        var id = NewId();
+        await setup.Events.AppendAsync(id, "Counter", Things(2), 0);
+        await Assert.ThrowsAsync<ConcurrencyException>(() => setup.Events.AppendAsync(id, "Counter", Things(3), 1));
+
+        Assert.Equal(new OutboxCounts(2, 0, 0), await setup.Monitor.GetCountsAsync());
+    }
+
+    [Fact]
+    public async Task Dispatcher_delivers_every_event_once_in_aggregate_order()
+    {
+        var setup = await CreateAsync();
+        var bus = new RecordingPublisher(latency: TimeSpan.FromMilliseconds(2));
+        await StartAsync(setup, bus);
+        var ids = Enumerable.Range(0, 5).Select(_ => NewId()).ToArray();
+        foreach (var id in ids)
+        {
+            await setup.Events.AppendAsync(id, "Counter", Things(3), 0);
+            await setup.Events.AppendAsync(id, "Counter", Things(2), 3);
+        }
+
+        await EventuallyAsync(() => bus.Delivered.Count >= 25, "25 deliveries");
+        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 0), "nothing left in the outbox");
+        var delivered = bus.Delivered;
+        Assert.Equal(25, delivered.Select(d => d.EventId).Distinct().Count());
+        foreach (var id in ids)
+            Assert.Equal([1, 2, 3, 4, 5], delivered.Where(d => d.AggregateId == id).Select(d => d.Sequence));
+        Assert.Empty(bus.ConcurrentPublishesOfOneAggregate);
+    }
+
+    [Fact]
+    public async Task Failing_message_is_retried_with_growing_delays_and_its_aggregate_waits_for_it()
+    {
+        var setup = await CreateAsync();
+        var id = NewId();
+        var stored = await setup.Events.AppendAsync(id, "Counter", Things(2), 0);
+        var first = stored[0].EventId;
+        var bus = new RecordingPublisher((message, attempt) => message.MessageId == first && attempt <= 3);
+        var options = FastOptions();
+        options.InitialRetryDelay = TimeSpan.FromMilliseconds(100);
+        options.MaxRetryDelay = TimeSpan.FromSeconds(1);
+        await StartAsync(setup, bus, options);
+
+        await EventuallyAsync(() => bus.Delivered.Count == 2, "both events delivered");
+        Assert.Equal([1, 2], bus.Delivered.Select(d => d.Sequence));
+        var tries = bus.Attempts.Where(a => a.EventId == first).Select(a => a.At).ToArray();
+        Assert.Equal(4, tries.Length);
+        var gaps = tries.Zip(tries.Skip(1), (a, b) => b - a).ToArray();
+        // Equal jitter: retry n waits between half and all of 100 ms * 2^(n-1), so 50-100, 100-200, 200-400 ms.
+        for (var n = 0; n < gaps.Length; n++)
+            Assert.True(gaps[n] >= TimeSpan.FromMilliseconds(50 * Math.Pow(2, n) - 2), $"gap {n + 1} was {gaps[n].TotalMilliseconds} ms");
+        Assert.True(gaps[2] > gaps[0], $"gaps did not grow: {string.Join(", ", gaps.Select(g => g.TotalMilliseconds))}");
+        Assert.Equal(new OutboxCounts(0, 0, 0), await setup.Monitor.GetCountsAsync());
+    }
+
+    [Fact]
+    public async Task Poison_message_is_dead_lettered_after_max_attempts_while_other_messages_keep_flowing_and_a_retried_dead_letter_is_delivered()
+    {
+        var setup = await CreateAsync();
+        var poisoned = NewId("poison");
+        var healthy = NewId("healthy");
+        var poison = (await setup.Events.AppendAsync(poisoned, "Counter", Things(1), 0))[0];
+        var cured = false;
+        var bus = new RecordingPublisher((message, _) => message.MessageId == poison.EventId && !Volatile.Read(ref cured));
+        await StartAsync(setup, bus, FastOptions(maxAttempts: 3));
+        await setup.Events.AppendAsync(healthy, "Counter", Things(3), 0);
+        await setup.Events.AppendAsync(poisoned, "Counter", Things(1), 1);
+
+        await EventuallyAsync(async () => (await setup.Monitor.GetCountsAsync()).DeadLettered == 1, "a dead letter");
+        await EventuallyAsync(() => bus.Delivered.Count == 4, "the other messages delivered");
+        Assert.Equal(3, bus.Attempts.Count(a => a.EventId == poison.EventId));
+        Assert.Equal([1, 2, 3], bus.Delivered.Where(d => d.AggregateId == healthy).Select(d => d.Sequence));
+        // After the dead letter, the poisoned aggregate's next event goes out.
+        Assert.Equal([2], bus.Delivered.Where(d => d.AggregateId == poisoned).Select(d => d.Sequence));
+
+        var letter = Assert.Single(await setup.Monitor.GetDeadLettersAsync());
+        Assert.Equal((poison.EventId, poisoned, 1, poison.EventType, 3), (letter.EventId, letter.AggregateId, letter.Sequence, letter.EventType, letter.Attempts));
+        Assert.Contains("refused", letter.LastError);
+        Assert.Equal(new OutboxCounts(0, 0, 1), await setup.Monitor.GetCountsAsync());
+
+        Assert.False(await setup.Monitor.RetryDeadLetterAsync(letter.Id + 1000));
+        Volatile.Write(ref cured, true);
+        Assert.True(await setup.Monitor.RetryDeadLetterAsync(letter.Id));
+        setup.Signal.Notify();
+        await EventuallyAsync(() => bus.Delivered.Any(d => d.EventId == poison.EventId), "the retried dead letter delivered");
+        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 0), "an empty outbox");
+        Assert.Empty(await setup.Monitor.GetDeadLettersAsync());
+    }
+
+    [Fact]
+    public async Task Crash_between_publish_and_mark_delivered_redelivers_after_the_claim_lease()
+    {
+        var setup = await CreateAsync();
+        var stored = (await setup.Events.AppendAsync(NewId(), "Counter", Things(3), 0))
+            .Concat(await setup.Events.AppendAsync(NewId(), "Counter", Things(2), 0)).ToArray();
+        var bus = new RecordingPublisher();
+        var lease = TimeSpan.FromMilliseconds(500);
+        var options = FastOptions();
+        options.ClaimLease = lease;
+
+        var crashing = await RunningDispatcher.StartAsync(new LosesMarkDelivered(setup.Outbox), bus, setup.Signal, options);
+        await EventuallyAsync(() => bus.Delivered.Count == 5, "the first publishes");
+        await crashing.DisposeAsync();
+        Assert.Equal(new OutboxCounts(0, 5, 0), await setup.Monitor.GetCountsAsync());
+
+        await StartAsync(setup, bus, options, setup.AnotherInstance());
+        await EventuallyAsync(() => bus.Delivered.Count == 10, "redelivery after the lease", TimeSpan.FromSeconds(10));
+        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 0), "an empty outbox");
+        Assert.All(stored, e => Assert.Equal(2, bus.Delivered.Count(d => d.EventId == e.EventId)));
+    }
+
+    [Fact]
+    public async Task Two_dispatchers_on_one_outbox_never_deliver_a_message_twice_and_keep_aggregate_order()
+    {
+        var setup = await CreateAsync();
+        var bus = new RecordingPublisher(latency: TimeSpan.FromMilliseconds(3));
+        var options = FastOptions();
+        options.BatchSize = 7;
+        await StartAsync(setup, bus, options);
+        await StartAsync(setup, bus, options, setup.AnotherInstance());
+
+        var ids = Enumerable.Range(0, 10).Select(_ => NewId()).ToArray();
+        await Task.WhenAll(ids.Select(async id =>
+        {
+            for (var version = 0; version < 10; version += 2)
+                await setup.Events.AppendAsync(id, "Counter", Things(2), version);
+        }));
+
+        await EventuallyAsync(() => bus.Delivered.Count >= 100, "100 deliveries", TimeSpan.FromSeconds(30));
+        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 0), "an empty outbox");
+        var delivered = bus.Delivered;
+        Assert.Equal(100, delivered.Count);
+        Assert.Equal(100, delivered.Select(d => d.EventId).Distinct().Count());
+        foreach (var id in ids)
+            Assert.Equal(Enumerable.Range(1, 10), delivered.Where(d => d.AggregateId == id).Select(d => d.Sequence));
+        Assert.Empty(bus.ConcurrentPublishesOfOneAggregate);
+    }
+
+    [Fact]
+    public async Task Delivered_messages_are_pruned_after_the_retention_and_undelivered_ones_never()
+    {
+        var setup = await CreateAsync();
+        await setup.Events.AppendAsync(NewId(), "Counter", Things(2), 0);
+        var claimed = await setup.Outbox.ClaimAsync("test", 10, TimeSpan.FromMinutes(1), CancellationToken.None);
+        await setup.Outbox.MarkDeliveredAsync(claimed.Select(m => m.Id).ToArray(), CancellationToken.None);
+        await setup.Events.AppendAsync(NewId(), "Counter", Things(1), 0);
+
+        Assert.Equal(0, await setup.Outbox.PruneDeliveredAsync(DateTimeOffset.UtcNow.AddMinutes(-1), CancellationToken.None));
+        Assert.Equal(2, await setup.Outbox.PruneDeliveredAsync(DateTimeOffset.UtcNow.AddMinutes(1), CancellationToken.None));
+        Assert.Equal(new OutboxCounts(1, 0, 0), await setup.Monitor.GetCountsAsync());
+
+        var options = FastOptions();
+        options.Retention = TimeSpan.FromMilliseconds(100);
+        var bus = new RecordingPublisher();
+        await StartAsync(setup, bus, options);
+        await EventuallyAsync(() => bus.Delivered.Count == 1, "the waiting message delivered");
+        await Task.Delay(400);
+        // The dispatcher pruned it already: nothing delivered is left.
+        Assert.Equal(0, await setup.Outbox.PruneDeliveredAsync(DateTimeOffset.UtcNow.AddMinutes(1), CancellationToken.None));
+    }
+
+    /// <summary>A store that loses the connection when marking delivered, as a crash right after publishing would.</summary>
+    private sealed class LosesMarkDelivered(IOutboxStore inner) : IOutboxStore
+    {
+        public Task<IReadOnlyList<OutboxMessage>> ClaimAsync(string owner, int batchSize, TimeSpan lease, CancellationToken cancellationToken) =>
+            inner.ClaimAsync(owner, batchSize, lease, cancellationToken);
+
+        public Task MarkDeliveredAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("connection lost");
+
+        public Task RetryLaterAsync(string owner, long id, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>
+            inner.RetryLaterAsync(owner, id, error, nextAttemptAt, cancellationToken);
+
+        public Task DeadLetterAsync(string owner, long id, string error, CancellationToken cancellationToken) =>
+            inner.DeadLetterAsync(owner, id, error, cancellationToken);
+
+        public Task ReleaseAsync(string owner, IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
+            inner.ReleaseAsync(owner, ids, cancellationToken);
+
+        public Task<int> PruneDeliveredAsync(DateTimeOffset deliveredBefore, CancellationToken cancellationToken) =>
+            inner.PruneDeliveredAsync(deliveredBefore, cancellationToken);
+    }
+}
