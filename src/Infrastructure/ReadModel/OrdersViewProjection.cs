@@ -20,8 +20,12 @@ public sealed class OrdersViewProjection(EventStoreDatabase database, EfCoreChec
     protected override async Task ApplyAsync(EventStoreDbContext db, StoredEventEnvelope envelope, CancellationToken cancellationToken)
     {
         if (envelope.AggregateType != nameof(Order)) return;
-        var at = envelope.OccurredAt.UtcDateTime;
-        var view = await db.Orders.FindAsync([envelope.AggregateId], cancellationToken);
+        // UTC without a kind: the columns are zone-less TIMESTAMP, and Npgsql refuses a UTC-kind DateTime for those.
+        var at = DateTime.SpecifyKind(envelope.OccurredAt.UtcDateTime, DateTimeKind.Unspecified);
+        // The context does not track by default: the row is read tracked (or taken from this batch's own
+        // changes) so that SaveChanges writes what the event changed.
+        var view = db.ChangeTracker.Entries<OrderView>().FirstOrDefault(e => e.Entity.Id == envelope.AggregateId)?.Entity
+                   ?? await db.Orders.AsTracking().FirstOrDefaultAsync(o => o.Id == envelope.AggregateId, cancellationToken);
         if (view is not null && envelope.Sequence <= view.Version) return;
 
         var domainEvent = serializer.Deserialize(envelope);
