@@ -141,7 +141,7 @@ public sealed class SqliteApiFixture() : ApiFixture(new SqliteDatabases());
 public sealed class PostgresApiFixture() : ApiFixture(new PostgresDatabases());
 
 /// <summary>Helpers for reading answers.</summary>
-public static class Http
+public static class ApiCalls
 {
     public static readonly object OneLine = new { customerId = "customer-1", currency = "EUR", lines = new[] { new { sku = "SKU-1", quantity = 2, unitPrice = 1250 } } };
 

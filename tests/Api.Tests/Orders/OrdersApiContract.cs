@@ -67,14 +67,14 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     [Fact]
     public async Task Malformed_json_is_a_400_validation_problem()
     {
-        var response = await NewTenant().PostAsync("/api/orders", Http.Raw("{\"customerId\": \"c\",", "application/json"));
+        var response = await NewTenant().PostAsync("/api/orders", ApiCalls.Raw("{\"customerId\": \"c\",", "application/json"));
         Assert.Contains("body", (await response.AssertProblemAsync(400, "validation")).ErrorFields());
     }
 
     [Fact]
     public async Task A_wrong_type_is_a_400_naming_the_field()
     {
-        var response = await NewTenant().PostAsync("/api/orders", Http.Raw(
+        var response = await NewTenant().PostAsync("/api/orders", ApiCalls.Raw(
             """{"customerId":"c","currency":"EUR","lines":[{"sku":"A","quantity":"two","unitPrice":1}]}""", "application/json"));
         Assert.Contains("lines[0].quantity", (await response.AssertProblemAsync(400, "validation")).ErrorFields());
     }
@@ -82,14 +82,14 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     [Fact]
     public async Task A_missing_body_is_a_400()
     {
-        var response = await NewTenant().PostAsync("/api/orders", Http.Raw("", "application/json"));
+        var response = await NewTenant().PostAsync("/api/orders", ApiCalls.Raw("", "application/json"));
         await response.AssertProblemAsync(400, "validation");
     }
 
     [Fact]
     public async Task A_non_json_content_type_is_a_415_problem()
     {
-        var response = await NewTenant().PostAsync("/api/orders", Http.Raw("customerId=c", "text/plain"));
+        var response = await NewTenant().PostAsync("/api/orders", ApiCalls.Raw("customerId=c", "text/plain"));
         await response.AssertProblemAsync(415, "unsupported-media-type");
     }
 
@@ -97,7 +97,7 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     public async Task A_body_over_64_KiB_is_a_413_problem()
     {
         var big = $$"""{"customerId":"c","currency":"EUR","lines":[],"pad":"{{new string('x', 70_000)}}"}""";
-        var response = await NewTenant().PostAsync("/api/orders", Http.Raw(big, "application/json"));
+        var response = await NewTenant().PostAsync("/api/orders", ApiCalls.Raw(big, "application/json"));
         await response.AssertProblemAsync(413, "payload-too-large");
     }
 
@@ -107,8 +107,8 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     public async Task A_repeated_idempotency_key_replays_the_first_answer_and_places_one_order()
     {
         var client = NewTenant();
-        var first = await Send(client, "key-1", Http.OneLine);
-        var second = await Send(client, "key-1", Http.OneLine);
+        var first = await Send(client, "key-1", ApiCalls.OneLine);
+        var second = await Send(client, "key-1", ApiCalls.OneLine);
 
         Assert.Equal(HttpStatusCode.Created, first.StatusCode);
         Assert.Equal(HttpStatusCode.Created, second.StatusCode);
@@ -122,7 +122,7 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     public async Task Racing_requests_with_one_idempotency_key_place_one_order()
     {
         var client = NewTenant();
-        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Send(client, "race-key", Http.OneLine)));
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Send(client, "race-key", ApiCalls.OneLine)));
 
         Assert.All(answers, a => Assert.Equal(HttpStatusCode.Created, a.StatusCode));
         Assert.Single(answers.Select(a => a.Headers.Location!.OriginalString).Distinct());
@@ -133,7 +133,7 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     public async Task An_idempotency_key_reused_with_another_body_is_a_422()
     {
         var client = NewTenant();
-        Assert.Equal(HttpStatusCode.Created, (await Send(client, "key-2", Http.OneLine)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await Send(client, "key-2", ApiCalls.OneLine)).StatusCode);
         var other = new { customerId = "someone-else", currency = "EUR", lines = new[] { new { sku = "X", quantity = 1, unitPrice = 1 } } };
         await (await Send(client, "key-2", other)).AssertProblemAsync(422, "idempotency-key-reused");
     }
@@ -142,14 +142,14 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     public async Task Idempotency_keys_are_scoped_by_tenant()
     {
         var (a, b) = (NewTenant(), NewTenant());
-        var first = await Send(a, "shared-key", Http.OneLine);
-        var second = await Send(b, "shared-key", Http.OneLine);
+        var first = await Send(a, "shared-key", ApiCalls.OneLine);
+        var second = await Send(b, "shared-key", ApiCalls.OneLine);
         Assert.NotEqual(first.Headers.Location, second.Headers.Location);
     }
 
     private static Task<HttpResponseMessage> Send(HttpClient client, string key, object body)
     {
-        var request = Http.Post("/api/orders", body);
+        var request = ApiCalls.Post("/api/orders", body);
         request.Headers.Add("Idempotency-Key", key);
         return client.SendAsync(request);
     }
@@ -241,7 +241,7 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     {
         var client = NewTenant();
         var (id, _) = await client.PlaceAsync();
-        var response = await client.SendAsync(Http.Post($"/api/orders/{id}/confirm", null).WithIfMatch("\"1\""));
+        var response = await client.SendAsync(ApiCalls.Post($"/api/orders/{id}/confirm", null).WithIfMatch("\"1\""));
         await AssertVersionAsync(response, id, 2);
     }
 
@@ -250,7 +250,7 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     {
         var client = NewTenant();
         var (id, _) = await client.PlaceAsync();
-        var response = await client.SendAsync(Http.Post($"/api/orders/{id}/confirm", null).WithIfMatch("\"7\""));
+        var response = await client.SendAsync(ApiCalls.Post($"/api/orders/{id}/confirm", null).WithIfMatch("\"7\""));
         var problem = await response.AssertProblemAsync(412, "precondition-failed");
         Assert.Equal(1, problem.GetProperty("actualVersion").GetInt32());
         Assert.Equal(1, (await (await client.GetAsync($"/api/orders/{id}/events")).JsonAsync()).GetArrayLength());
@@ -261,7 +261,7 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     {
         var client = NewTenant();
         var (id, _) = await client.PlaceAsync();
-        var response = await client.SendAsync(Http.Post($"/api/orders/{id}/confirm", null).WithIfMatch("version-one"));
+        var response = await client.SendAsync(ApiCalls.Post($"/api/orders/{id}/confirm", null).WithIfMatch("version-one"));
         Assert.Contains("If-Match", (await response.AssertProblemAsync(400, "validation")).ErrorFields());
     }
 
@@ -271,7 +271,7 @@ public abstract class OrdersApiContract(ApiFixture fixture)
         var client = NewTenant();
         var (id, _) = await client.PlaceAsync();
         var answers = await Task.WhenAll(Enumerable.Range(0, 32).Select(i => client.SendAsync(
-            Http.Post($"/api/orders/{id}/lines", new { sku = $"RACE-{i}", quantity = 1, unitPrice = 1 }).WithIfMatch("\"1\""))));
+            ApiCalls.Post($"/api/orders/{id}/lines", new { sku = $"RACE-{i}", quantity = 1, unitPrice = 1 }).WithIfMatch("\"1\""))));
 
         Assert.Single(answers, a => a.StatusCode == HttpStatusCode.OK);
         foreach (var loser in answers.Where(a => a.StatusCode != HttpStatusCode.OK))
@@ -401,7 +401,7 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     {
         var tenant = "tenant-" + Guid.NewGuid().ToString("N")[..8];
         var client = Api.Client(tenant);
-        var request = Http.Post("/api/orders", Http.OneLine);
+        var request = ApiCalls.Post("/api/orders", ApiCalls.OneLine);
         request.Headers.Add("X-Correlation-Id", "corr-42");
         var response = await client.SendAsync(request);
         Assert.Equal("corr-42", Assert.Single(response.Headers.GetValues("X-Correlation-Id")));
