@@ -1,3 +1,4 @@
+using OrdersEs.Api;
 using OrdersEs.Domain.Orders;
 using OrdersEs.Infrastructure;
 using OrdersEs.Infrastructure.Messaging;
@@ -9,12 +10,11 @@ builder.Services
     .AddEventSourcing(builder.Configuration, typeof(Order).Assembly)
     .AddAggregate(() => new Order())
     .AddProjection<OrdersViewProjection>()
-    .AddEventBus(builder.Configuration);
+    .AddEventBus(builder.Configuration)
+    .AddApi(builder.Configuration);
 
 var app = builder.Build();
-
-app.MapGet("/health/live", () => TypedResults.Ok(new { status = "live" }));
-
+app.UseApi();
 app.Run();
 
 /// <summary>Entry point, visible to <c>WebApplicationFactory</c> in the integration tests.</summary>

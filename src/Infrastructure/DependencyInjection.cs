@@ -3,15 +3,18 @@ using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 using OrdersEs.Domain.EventSourcing;
 using OrdersEs.Infrastructure.Configuration;
+using OrdersEs.Infrastructure.Diagnostics;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.EventStore.EfCore;
+using OrdersEs.Infrastructure.Idempotency;
 using OrdersEs.Infrastructure.Outbox;
 using OrdersEs.Infrastructure.Persistence;
 using OrdersEs.Infrastructure.Projections;
@@ -101,6 +104,7 @@ public static class DependencyInjection
             });
         AddProjectionInfrastructure(services);
         services.AddOutbox(configuration);
+        AddOperationalServices(services);
         return services;
     }
 
@@ -139,6 +143,27 @@ public static class DependencyInjection
                     provider.GetRequiredService<EventStoreSignal>(), provider.GetRequiredService<ILogger<PostgresEventNotifications>>())
                 : new NoBackgroundWork());
     }
+
+    private static void AddOperationalServices(IServiceCollection services)
+    {
+        services.TryAddSingleton(new IdempotencyOptions());
+        services.AddSingleton(provider => new IdempotencyStore(
+            provider.GetRequiredService<EventStoreDatabase>(), provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<IdempotencyOptions>()));
+        services.AddMetrics();
+        services.AddHostedService<ProjectionLagMetrics>();
+        // Readiness: every database a store or the read model uses answers a query.
+        services.AddHealthChecks().Add(new HealthCheckRegistration(DatabaseHealthCheck.Name, provider =>
+        {
+            var settings = provider.GetRequiredService<EventSourcingSettings>();
+            List<EventStoreDatabase> databases = [provider.GetRequiredService<EventStoreDatabase>()];
+            if (settings.Snapshot.Provider == StoreProvider.EfCore)
+                databases.Add(provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Snapshots));
+            return new DatabaseHealthCheck(databases.Distinct().ToArray());
+        }, HealthStatus.Unhealthy, [ReadyTag], TimeSpan.FromSeconds(5)));
+    }
+
+    /// <summary>The health-check tag of readiness checks (<c>/health/ready</c>).</summary>
+    public const string ReadyTag = "ready";
 
     private static EventStoreDatabase? SharedPostgresEventDatabase(IServiceProvider provider) =>
         provider.GetRequiredService<EventSourcingSettings>().Store is { Provider: StoreProvider.EfCore, Connection.Provider: DatabaseProvider.PostgreSql }

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using OrdersEs.Domain.EventSourcing;
+using OrdersEs.Infrastructure.Diagnostics;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.Outbox;
 
@@ -24,11 +26,16 @@ public sealed class InMemoryEventStore(
         cancellationToken.ThrowIfCancellationRequested();
         var pending = envelopes.Create(aggregateId, aggregateType, events, expectedVersion, context);
         if (pending.Length == 0) return Task.FromResult<IReadOnlyList<StoredEventEnvelope>>([]);
+        var started = Stopwatch.GetTimestamp();
         lock (_gate)
         {
             var stream = _streams.TryGetValue(aggregateId, out var existing) ? existing : null;
             var actual = stream?.Count ?? 0;
-            if (actual != expectedVersion) throw new ConcurrencyException(aggregateId, expectedVersion, actual);
+            if (actual != expectedVersion)
+            {
+                OrdersEsTelemetry.RecordAppend("memory", pending.Length, 0, started, succeeded: false);
+                throw new ConcurrencyException(aggregateId, expectedVersion, actual);
+            }
             if (stream is null) _streams[aggregateId] = stream = [];
             for (var i = 0; i < pending.Length; i++)
             {
@@ -38,6 +45,7 @@ public sealed class InMemoryEventStore(
                 outbox?.Add(pending[i]);
             }
         }
+        OrdersEsTelemetry.RecordAppend("memory", pending.Length, pending[^1].GlobalPosition, started, succeeded: true);
         signal?.NotifyAppended();
         return Task.FromResult<IReadOnlyList<StoredEventEnvelope>>(pending);
     }

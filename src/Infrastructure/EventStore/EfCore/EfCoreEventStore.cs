@@ -1,10 +1,12 @@
 using System.Data.Common;
+using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using NpgsqlTypes;
 using OrdersEs.Domain.EventSourcing;
 using OrdersEs.Infrastructure.Configuration;
+using OrdersEs.Infrastructure.Diagnostics;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.Persistence;
 
@@ -35,9 +37,11 @@ public sealed class EfCoreEventStore(
     {
         var pending = _envelopes.Create(aggregateId, aggregateType, events, expectedVersion, context);
         if (pending.Length == 0) return [];
+        var started = Stopwatch.GetTimestamp();
+        var appended = false;
         try
         {
-            var appended = _database.Provider == DatabaseProvider.PostgreSql
+            appended = _database.Provider == DatabaseProvider.PostgreSql
                 ? await PostgresAppend.TryAppendAsync(_database, pending, expectedVersion, cancellationToken)
                 : await SqliteAppend.TryAppendAsync(_database, pending, expectedVersion, cancellationToken);
             if (appended)
@@ -53,6 +57,11 @@ public sealed class EfCoreEventStore(
         catch (DbException e)
         {
             throw EventStoreException.From(e, "append");
+        }
+        finally
+        {
+            OrdersEsTelemetry.RecordAppend(_database.Provider == DatabaseProvider.PostgreSql ? "postgresql" : "sqlite",
+                pending.Length, pending[^1].GlobalPosition, started, appended);
         }
         throw new ConcurrencyException(aggregateId, expectedVersion, await LatestVersionAsync(aggregateId, cancellationToken));
     }

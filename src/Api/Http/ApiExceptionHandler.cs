@@ -1,0 +1,130 @@
+using System.Data.Common;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using FluentValidation;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+using OrdersEs.Domain.EventSourcing;
+using OrdersEs.Infrastructure.EventStore;
+
+namespace OrdersEs.Api.Http;
+
+/// <summary>
+/// The one place failures become RFC 9457 problems: validation and binding errors 400, unknown orders 404,
+/// domain rules and concurrency 409, If-Match 412, body size 413, content type 415, idempotency 422, outages 503.
+/// Anything else is a 500 problem without details; no problem ever carries a stack trace.
+/// </summary>
+public sealed partial class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+            return true; // the client went away: nobody to answer
+
+        var problem = ToProblem(context, exception);
+        if (problem.Status >= 500) LogServerFailure(logger, problem.Status, context.Request.Method, context.Request.Path, exception);
+        else LogClientFailure(logger, problem.Status, context.Request.Method, context.Request.Path, exception.Message);
+
+        context.Response.StatusCode = problem.Status ?? StatusCodes.Status500InternalServerError;
+        if (problem.Status == StatusCodes.Status503ServiceUnavailable) context.Response.Headers.RetryAfter = "5";
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });
+    }
+
+    private static ProblemDetails ToProblem(HttpContext context, Exception exception) => exception switch
+    {
+        ValidationException validation => ApiProblems.CreateValidation(context, validation.Errors
+            .GroupBy(e => WireName(e.PropertyName))
+            .ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).Distinct().ToArray())),
+        BadHttpRequestException badRequest => FromBadRequest(context, badRequest),
+        OrderNotFoundException notFound => ApiProblems.OrderNotFound(context, notFound.OrderId),
+        DomainRuleException rule => ApiProblems.Create(context, ApiProblems.OrderRule, rule.Message),
+        ConcurrencyException concurrency => WithVersions(ApiProblems.Create(context, ApiProblems.Concurrency,
+            "Another request changed the order between this request's read and its write; reload it and retry."),
+            concurrency.ExpectedVersion, concurrency.ActualVersion),
+        PreconditionFailedException precondition => WithVersions(ApiProblems.Create(context, ApiProblems.PreconditionFailed, precondition.Message),
+            precondition.ExpectedVersion, precondition.ActualVersion),
+        IdempotencyKeyReusedException reused => ApiProblems.Create(context, ApiProblems.IdempotencyKeyReused, reused.Message),
+        IdempotencyInProgressException running => ApiProblems.Create(context, ApiProblems.IdempotencyInProgress, running.Message),
+        _ when IsUnavailable(exception) => ApiProblems.Create(context, ApiProblems.Unavailable),
+        _ => ApiProblems.Create(context, ApiProblems.Internal),
+    };
+
+    private static ProblemDetails FromBadRequest(HttpContext context, BadHttpRequestException exception)
+    {
+        switch (exception.StatusCode)
+        {
+            case StatusCodes.Status413PayloadTooLarge:
+                return ApiProblems.Create(context, ApiProblems.PayloadTooLarge, $"Request bodies are limited to {RequestBodyLimit.MaxBytes} bytes.");
+            case StatusCodes.Status415UnsupportedMediaType:
+                return ApiProblems.Create(context, ApiProblems.UnsupportedMediaType, "Send the body as application/json.");
+        }
+        var (field, message) = exception.InnerException switch
+        {
+            JsonException json => (JsonField(json.Path), "is malformed JSON or has the wrong type."),
+            _ when BindFailure().Match(exception.Message) is { Success: true } match =>
+                (match.Groups["name"].Value, $"'{match.Groups["value"].Value}' is not a valid {FriendlyType(match.Groups["type"].Value)}."),
+            _ when exception.Message.Contains("body", StringComparison.OrdinalIgnoreCase) => ("body", "A JSON request body is required."),
+            _ => ("request", "The request could not be read."),
+        };
+        return ApiProblems.CreateValidation(context, new Dictionary<string, string[]> { [field] = [message] });
+    }
+
+    private static ProblemDetails WithVersions(ProblemDetails problem, int expected, int actual)
+    {
+        problem.Extensions["expectedVersion"] = expected;
+        problem.Extensions["actualVersion"] = actual;
+        return problem;
+    }
+
+    /// <summary>The database or the broker did not answer: worth retrying later.</summary>
+    private static bool IsUnavailable(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case EventStoreException store when store.IsTransient:
+                case Npgsql.NpgsqlException and not Npgsql.PostgresException:
+                case Npgsql.PostgresException postgres when postgres.IsTransient || postgres.SqlState.StartsWith("08", StringComparison.Ordinal)
+                                                            || postgres.SqlState is "57P01" or "57P02" or "57P03" or "53300":
+                case Microsoft.Data.Sqlite.SqliteException sqlite when sqlite.SqliteErrorCode is 5 or 6 or 14: // BUSY, LOCKED, CANTOPEN
+                case DbException { IsTransient: true }:
+                case TimeoutException:
+                case RabbitMQ.Client.Exceptions.BrokerUnreachableException:
+                case RabbitMQ.Client.Exceptions.AlreadyClosedException:
+                case RabbitMQ.Client.Exceptions.OperationInterruptedException:
+                    return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary><c>Lines[0].Sku</c> as the wire spells it: <c>lines[0].sku</c>.</summary>
+    internal static string WireName(string propertyName)
+    {
+        if (string.IsNullOrEmpty(propertyName)) return "request";
+        if (propertyName.Contains('-')) return propertyName; // a header name
+        return string.Join('.', propertyName.Split('.').Select(part => part.Length == 0 ? part : char.ToLowerInvariant(part[0]) + part[1..]));
+    }
+
+    private static string FriendlyType(string clrName) => clrName.Replace("Nullable<", "").TrimEnd('>', '?') switch
+    {
+        "int" or "long" or "Int32" or "Int64" => "integer",
+        var other => other,
+    };
+
+    private static string JsonField(string? path)
+    {
+        if (string.IsNullOrEmpty(path) || path == "$") return "body";
+        return path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');
+    }
+
+    [GeneratedRegex("^Failed to bind parameter \"(?<type>.+) (?<name>[^ \"]+)\" from \"(?<value>.*)\"\\.$")]
+    private static partial Regex BindFailure();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Status} for {Method} {Path}: {Reason}")]
+    private static partial void LogClientFailure(ILogger logger, int? status, string method, PathString path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Status} for {Method} {Path}")]
+    private static partial void LogServerFailure(ILogger logger, int? status, string method, PathString path, Exception exception);
+}
