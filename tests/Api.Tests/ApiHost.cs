@@ -9,7 +9,8 @@ using Xunit;
 namespace OrdersEs.Api.Tests;
 
 /// <summary>The service over one database, configured only through the <c>pyfly:</c> keys as an operator would.</summary>
-public sealed class ApiFactory(string databaseUrl, string? adminKey = "test-admin-key") : WebApplicationFactory<Program>
+public sealed class ApiFactory(
+    string databaseUrl, string? adminKey = "test-admin-key", IReadOnlyDictionary<string, string>? settings = null) : WebApplicationFactory<Program>
 {
     public string DatabaseUrl { get; } = databaseUrl;
 
@@ -19,6 +20,7 @@ public sealed class ApiFactory(string databaseUrl, string? adminKey = "test-admi
         builder.UseSetting("pyfly:data:relational:url", DatabaseUrl);
         if (adminKey is not null) builder.UseSetting("pyfly:admin:api-key", adminKey);
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
     }
 
     /// <summary>A client acting for <paramref name="tenant"/> (none: no <c>X-Tenant-Id</c>).</summary>

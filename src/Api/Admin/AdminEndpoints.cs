@@ -16,8 +16,8 @@ public sealed class AdminOptions
 }
 
 /// <summary>
-/// Maps <c>/admin</c>, one file per admin area (<see cref="ProjectionsAdmin"/>; the outbox area goes beside it as
-/// <c>OutboxAdmin.cs</c>, mapped here). The whole group is closed unless an admin key is configured.
+/// Maps <c>/admin</c>, one file per admin area (<see cref="ProjectionsAdmin"/>, <see cref="OutboxAdmin"/>).
+/// The whole group is closed unless an admin key is configured.
 /// </summary>
 public static class AdminEndpoints
 {
@@ -27,6 +27,7 @@ public static class AdminEndpoints
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status404NotFound);
         ProjectionsAdmin.Map(group);
+        OutboxAdmin.Map(group);
         return group;
     }
 

@@ -171,7 +171,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
         foreach (var (message, error) in round.Failed)
         {
             var attempts = message.Attempts + 1;
-            var reason = error?.Message ?? $"The event {message.EventId} is no longer in pyfly_event_store.";
+            var reason = error is null ? $"The event {message.EventId} is no longer in pyfly_event_store." : Describe(error);
             if (attempts >= _options.MaxAttempts || message.Envelope is null)
             {
                 await _store.DeadLetterAsync(Owner, message.Id, reason, token);
@@ -223,6 +223,14 @@ public sealed partial class OutboxDispatcher : BackgroundService
     }
 
     // The aggregate's later messages wait for the earlier one: never published out of order.
+    /// <summary>The messages of an error and its causes, for operators: the root cause is usually the useful part.</summary>
+    private static string Describe(Exception error)
+    {
+        var reasons = new List<string>();
+        for (var e = error; e is not null && reasons.Count < 4; e = e.InnerException) reasons.Add(e.Message);
+        return string.Join(" <- ", reasons);
+    }
+
     private static void GiveBack(OutboxMessage[] group, int from, Round round)
     {
         for (var j = from; j < group.Length; j++) round.Untried.Add(group[j].Id);

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using OrdersEs.Infrastructure.Messaging;
 using Xunit;
 
 namespace OrdersEs.Api.Tests.Orders;
@@ -482,6 +484,52 @@ public abstract class OrdersApiContract(ApiFixture fixture)
         Assert.Equal(HttpStatusCode.OK, rebuilt.StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/api/orders/{id}?minVersion=1")).StatusCode);
         await (await admin.PostAsync("/admin/projections/nope/rebuild", null)).AssertProblemAsync(404, "not-found");
+    }
+
+    [Fact]
+    public async Task Admin_outbox_shows_a_dead_letter_and_a_retry_delivers_it()
+    {
+        _ = Api; // skips when the provider is unavailable
+        await using var api = new ApiFactory(await fixture.Databases.CreateAsync(), settings: new Dictionary<string, string>
+        {
+            ["pyfly:eventsourcing:outbox:MaxAttempts"] = "1",
+            ["pyfly:eventsourcing:outbox:PollInterval"] = "00:00:00.100",
+        });
+        var bus = (InMemoryEventPublisher)api.Services.GetRequiredService<IEventPublisher>();
+        var consumerDown = bus.Subscribe("pyfly.events", (_, _) => throw new InvalidOperationException("consumer down"));
+        var (id, _) = await api.Client("t-outbox").PlaceAsync();
+        var admin = api.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-Admin-Key", "test-admin-key");
+
+        var outbox = await PollAsync(admin, "/admin/outbox", o => o.GetProperty("deadLettered").GetInt64() == 1);
+        var deadLetter = outbox.GetProperty("deadLetters").EnumerateArray().Single();
+        Assert.Equal(id, deadLetter.GetProperty("aggregateId").GetString());
+        Assert.Contains("consumer down", deadLetter.GetProperty("lastError").GetString());
+
+        consumerDown.Dispose();
+        var delivered = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var consumerUp = bus.Subscribe("pyfly.events", (message, _) =>
+        {
+            delivered.TrySetResult(message.Headers["aggregate_id"]);
+            return Task.CompletedTask;
+        });
+        var retried = await admin.PostAsync($"/admin/outbox/dead-letters/{deadLetter.GetProperty("id").GetInt64()}/retry", null);
+        Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
+        Assert.Equal(id, await delivered.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        await PollAsync(admin, "/admin/outbox", o => o.GetProperty("deadLettered").GetInt64() == 0 && o.GetProperty("pending").GetInt64() == 0);
+        await (await admin.PostAsync("/admin/outbox/dead-letters/999999/retry", null)).AssertProblemAsync(404, "not-found");
+    }
+
+    private static async Task<JsonElement> PollAsync(HttpClient client, string path, Func<JsonElement, bool> until)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            var answer = await (await client.GetAsync(path)).JsonAsync();
+            if (until(answer)) return answer;
+            Assert.True(DateTime.UtcNow < deadline, $"{path} never reached the expected state: {answer}");
+            await Task.Delay(100);
+        }
     }
 
     [Fact]

@@ -86,9 +86,23 @@ public sealed class ProjectionFixture : IAsyncDisposable
         runner.Dispose();
     }
 
-    /// <summary>The checkpoint after the last event in the store.</summary>
+    /// <summary>
+    /// The checkpoint of the last event stored, committed or not yet readable: on PostgreSQL read from the table,
+    /// because read-all stops at the horizon of transactions still open anywhere on the server (other tests').
+    /// </summary>
     public async Task<GlobalCheckpoint> HeadAsync()
     {
+        if (Store is EfCoreEventStore && Database.Provider == DatabaseProvider.PostgreSql)
+        {
+            await using var connection = await Database.DataSource.OpenConnectionAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                SELECT transaction_id::text::bigint, global_position FROM pyfly_event_store
+                ORDER BY transaction_id DESC, global_position DESC LIMIT 1
+                """;
+            await using var reader = await command.ExecuteReaderAsync();
+            return await reader.ReadAsync() ? new GlobalCheckpoint(reader.GetInt64(0), reader.GetInt64(1)) : GlobalCheckpoint.Start;
+        }
         var checkpoint = GlobalCheckpoint.Start;
         while (true)
         {
