@@ -44,6 +44,6 @@ return 0;
 /// <summary>How big each scenario is in quick and full mode.</summary>
 internal sealed record BenchSizes(int Rounds, int CommitsPerWriter, int[] LoadSizes, int LoadsPerRun, int CatchUpEvents, TimeSpan FreshnessDuration)
 {
-    public static readonly BenchSizes Quick = new(1, 20, [10, 100], 5, 20_000, TimeSpan.FromSeconds(2));
+    public static readonly BenchSizes Quick = new(1, 20, [10, 100], 5, 2_000, TimeSpan.FromSeconds(2));
     public static readonly BenchSizes Full = new(5, 1000, [10, 100, 1_000, 10_000], 50, 100_000, TimeSpan.FromSeconds(20));
 }
