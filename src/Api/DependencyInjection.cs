@@ -14,7 +14,7 @@ namespace OrdersEs.Api;
 /// <summary>The Api layer's registrations and its HTTP pipeline.</summary>
 public static class DependencyInjection
 {
-    /// <summary>Mediator with its validation and logging pipeline, problem details, OpenAPI, limits and the admin options.</summary>
+    /// <summary>Mediator with its validation and logging pipeline, problem details, OpenAPI, limits, the admin options and OTLP export.</summary>
     public static IServiceCollection AddApi(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddMediator((MediatorOptions options) =>
@@ -34,6 +34,7 @@ public static class DependencyInjection
         services.Configure<KestrelServerOptions>(options => options.Limits.MaxRequestBodySize = RequestBodyLimit.MaxBytes);
 
         services.AddOptions<AdminOptions>().Bind(configuration.GetSection(AdminOptions.SectionKey));
+        services.AddObservability(configuration);
         services.AddOpenApi(options => options.AddOperationTransformer((operation, context, _) =>
         {
             if (context.Description.RelativePath?.StartsWith("api/", StringComparison.Ordinal) == true)

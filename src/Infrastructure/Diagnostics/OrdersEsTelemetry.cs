@@ -5,7 +5,7 @@ namespace OrdersEs.Infrastructure.Diagnostics;
 
 /// <summary>
 /// The service's <see cref="ActivitySource"/> and <see cref="Meter"/> (both named <see cref="Name"/>): appended events,
-/// append duration and projection lag. Recording allocates nothing and costs next to nothing with no listener.
+/// append duration, outbox deliveries, dead letters and delivery lag, and projection lag. Recording allocates nothing and costs next to nothing with no listener.
 /// </summary>
 public static class OrdersEsTelemetry
 {
@@ -21,10 +21,28 @@ public static class OrdersEsTelemetry
     private static readonly Histogram<double> AppendDuration =
         Meter.CreateHistogram<double>("orderses.eventstore.append.duration", "s", "Duration of event store appends, successful or not.");
 
+    private static readonly Counter<long> OutboxDelivered =
+        Meter.CreateCounter<long>("orderses.outbox.delivered", "{message}", "Outbox messages the broker accepted.");
+
+    private static readonly Counter<long> OutboxDeadLettered =
+        Meter.CreateCounter<long>("orderses.outbox.dead_lettered", "{message}", "Outbox messages moved to the dead-letter table.");
+
+    private static readonly Histogram<double> OutboxDeliveryLag =
+        Meter.CreateHistogram<double>("orderses.outbox.delivery.lag", "s", "Time from an event's append to the broker's confirmation of its message.");
+
     private static long _highestAppendedPosition;
 
     /// <summary>The highest global position this process has appended (0 before the first append).</summary>
     public static long HighestAppendedPosition => Interlocked.Read(ref _highestAppendedPosition);
+
+    /// <summary>Records one message the broker confirmed, <paramref name="lag"/> after its event was appended.</summary>
+    public static void RecordOutboxDelivery(TimeSpan lag)
+    {
+        OutboxDelivered.Add(1);
+        OutboxDeliveryLag.Record(Math.Max(0, lag.TotalSeconds));
+    }
+
+    public static void RecordOutboxDeadLetter() => OutboxDeadLettered.Add(1);
 
     /// <summary>Records one append call that began at <paramref name="startTimestamp"/> (<see cref="Stopwatch.GetTimestamp"/>).</summary>
     public static void RecordAppend(string provider, int events, long lastPosition, long startTimestamp, bool succeeded)

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using OrdersEs.Infrastructure.Diagnostics;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.Messaging;
@@ -175,6 +176,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
             if (attempts >= _options.MaxAttempts || message.Envelope is null)
             {
                 await _store.DeadLetterAsync(Owner, message.Id, reason, token);
+                OrdersEsTelemetry.RecordOutboxDeadLetter();
                 LogDeadLettered(error, message.EventId, message.AggregateId, message.Sequence, attempts);
                 continue;
             }
@@ -205,6 +207,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
             {
                 await _publish(message.Envelope, cancellationToken);
                 round.Delivered.Add(message.Id);
+                OrdersEsTelemetry.RecordOutboxDelivery(_time.GetUtcNow() - message.Envelope.OccurredAt);
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
