@@ -22,6 +22,11 @@ public abstract class EfCoreProjection(EventStoreDatabase database, EfCoreCheckp
     protected virtual Task PrefetchAsync(EventStoreDbContext db, IReadOnlyList<StoredEventEnvelope> batch, CancellationToken cancellationToken) =>
         Task.CompletedTask;
 
+    /// <summary>Called once per batch after its events were applied, before the changes are saved.</summary>
+    protected virtual void BeforeSave(EventStoreDbContext db)
+    {
+    }
+
     /// <summary>Deletes the read model's rows, for a rebuild.</summary>
     protected abstract Task ClearAsync(EventStoreDbContext db, CancellationToken cancellationToken);
 
@@ -30,8 +35,10 @@ public abstract class EfCoreProjection(EventStoreDatabase database, EfCoreCheckp
     public async Task<GlobalCheckpoint> ApplyAsync(IReadOnlyList<StoredEventEnvelope> batch, GlobalCheckpoint from, CancellationToken cancellationToken)
     {
         await using var db = await database.CreateContextAsync(cancellationToken);
-        // Read-model rows are loaded to be changed: track them (contexts default to no tracking).
+        // Read-model rows are loaded to be changed: track them (contexts default to no tracking). Changes are
+        // detected once before saving, not on every lookup (DbSet.Local would otherwise rescan all tracked rows).
         db.ChangeTracker.QueryTrackingBehavior = QueryTrackingBehavior.TrackAll;
+        db.ChangeTracker.AutoDetectChangesEnabled = false;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await PrefetchAsync(db, batch, cancellationToken);
         foreach (var envelope in batch)
@@ -46,6 +53,8 @@ public abstract class EfCoreProjection(EventStoreDatabase database, EfCoreCheckp
                 throw new ProjectionApplyException(Name, envelope, from, e);
             }
         }
+        BeforeSave(db);
+        db.ChangeTracker.DetectChanges();
         await db.SaveChangesAsync(cancellationToken);
         var reached = batch[^1].Checkpoint;
         if (!await checkpoints.TryAdvanceAsync(db, Name, from, reached, cancellationToken))

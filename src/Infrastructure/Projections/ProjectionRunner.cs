@@ -98,6 +98,7 @@ public sealed partial class ProjectionRunner : BackgroundService
     private async Task RunWhileHeldAsync(ILeaseHandle lease, CancellationToken stoppingToken)
     {
         GlobalCheckpoint? checkpoint = null;
+        Task<IReadOnlyList<StoredEventEnvelope>>? readAhead = null;
         var failures = 0;
         while (lease.IsHeld && !stoppingToken.IsCancellationRequested)
         {
@@ -106,17 +107,22 @@ public sealed partial class ProjectionRunner : BackgroundService
                 if (checkpoint is null || _reload)
                 {
                     _reload = false;
+                    Discard(ref readAhead);
                     checkpoint = await Projection.LoadCheckpointAsync(stoppingToken);
                     _monitor.ReportProgress(Projection.Name, checkpoint.Value);
                 }
                 // After a failure, go one event at a time so everything before the failing event gets applied.
-                var batch = await _store.ReadAllAsync(checkpoint.Value, failures > 0 ? 1 : _options.BatchSize, stoppingToken);
+                var limit = failures > 0 ? 1 : _options.BatchSize;
+                var batch = readAhead is not null ? await readAhead : await _store.ReadAllAsync(checkpoint.Value, limit, stoppingToken);
+                readAhead = null;
                 if (batch.Count == 0)
                 {
                     failures = 0;
                     if (!await _signal.WaitAsync(_options.PollInterval, stoppingToken)) _reload = true;
                     continue;
                 }
+                // Catching up (a full batch): read the next batch while this one is applied.
+                if (batch.Count == _options.BatchSize) readAhead = _store.ReadAllAsync(batch[^1].Checkpoint, _options.BatchSize, stoppingToken);
                 checkpoint = await Projection.ApplyAsync(batch, checkpoint.Value, stoppingToken);
                 _monitor.ReportProgress(Projection.Name, checkpoint.Value);
                 if (failures > 0) LogRecovered(Projection.Name, failures);
@@ -124,14 +130,17 @@ public sealed partial class ProjectionRunner : BackgroundService
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
+                Discard(ref readAhead);
                 throw;
             }
             catch (CheckpointMovedException)
             {
+                Discard(ref readAhead);
                 checkpoint = null;
             }
             catch (Exception e)
             {
+                Discard(ref readAhead);
                 if (e is ProjectionApplyException applyError && applyError.Reached != checkpoint)
                 {
                     checkpoint = applyError.Reached;
@@ -144,6 +153,14 @@ public sealed partial class ProjectionRunner : BackgroundService
                 await Task.Delay(delay, _timeProvider, stoppingToken);
             }
         }
+        Discard(ref readAhead);
+    }
+
+    // A read-ahead that will not be used: its outcome (even a failure) is observed and dropped.
+    private static void Discard(ref Task<IReadOnlyList<StoredEventEnvelope>>? readAhead)
+    {
+        readAhead?.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+        readAhead = null;
     }
 
     private TimeSpan Backoff(int failures)

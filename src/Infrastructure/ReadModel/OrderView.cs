@@ -21,12 +21,26 @@ public sealed class OrderView
     public DateTime PlacedAt { get; init; }
     public DateTime UpdatedAt { get; set; }
 
-    public IReadOnlyList<OrderLine> Lines() =>
-        JsonSerializer.Deserialize<OrderLine[]>(LinesJson, EventSerializer.Options) ?? [];
+    // Lines stay objects while a projection batch changes them; the JSON is written once per batch (FlushLines).
+    private IReadOnlyList<OrderLine>? _lines;
+    private bool _linesChanged;
 
+    public IReadOnlyList<OrderLine> Lines() =>
+        _lines ??= JsonSerializer.Deserialize<OrderLine[]>(LinesJson, EventSerializer.Options) ?? [];
+
+    /// <summary>Replaces the lines and the total; <see cref="LinesJson"/> follows at <see cref="FlushLines"/>.</summary>
     public void SetLines(IReadOnlyList<OrderLine> lines)
     {
-        LinesJson = JsonSerializer.Serialize(lines, EventSerializer.Options);
+        _lines = lines;
+        _linesChanged = true;
         Total = lines.Sum(l => l.Total);
+    }
+
+    /// <summary>Writes changed lines to <see cref="LinesJson"/>; call before saving.</summary>
+    public void FlushLines()
+    {
+        if (!_linesChanged) return;
+        LinesJson = JsonSerializer.Serialize(_lines, EventSerializer.Options);
+        _linesChanged = false;
     }
 }

@@ -62,6 +62,11 @@ public sealed class OrdersViewProjection(EventStoreDatabase database, EfCoreChec
         return Task.CompletedTask;
     }
 
+    protected override void BeforeSave(EventStoreDbContext db)
+    {
+        foreach (var view in db.Orders.Local) view.FlushLines();
+    }
+
     protected override Task ClearAsync(EventStoreDbContext db, CancellationToken cancellationToken) =>
         db.Orders.ExecuteDeleteAsync(cancellationToken);
 
