@@ -25,7 +25,13 @@ public sealed class EventStoreDatabase : IAsyncDisposable
         var options = new DbContextOptionsBuilder<EventStoreDbContext>();
         if (connection.Provider == DatabaseProvider.PostgreSql)
         {
-            var dataSource = new NpgsqlDataSourceBuilder(connection.ConnectionString).Build();
+            var builder = new NpgsqlDataSourceBuilder(connection.ConnectionString);
+            // The hot paths run a handful of fixed statements: let Npgsql prepare them on the server
+            // (parsed and planned once per connection), unless the connection string says otherwise.
+            if (!connection.ConnectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase)
+                && !connection.ConnectionString.Contains("AutoPrepare", StringComparison.OrdinalIgnoreCase))
+                builder.ConnectionStringBuilder.MaxAutoPrepare = 32;
+            var dataSource = builder.Build();
             DataSource = dataSource;
             // EF Core gets the connection string, not the data source, so every database shares one EF model
             // and service provider; the data source is a second pool kept for the hand-written hot paths.
@@ -56,6 +62,8 @@ public sealed class EventStoreDatabase : IAsyncDisposable
     /// <summary>Creates or upgrades the schema once; a failed attempt (database down) is retried on the next call.</summary>
     public Task EnsureSchemaAsync(CancellationToken cancellationToken = default)
     {
+        // Hot path: every append passes here; once the schema exists, no lock.
+        if (Volatile.Read(ref _schema) is { IsCompletedSuccessfully: true } done) return done;
         lock (_schemaGate)
         {
             if (_schema is null || _schema.IsFaulted || _schema.IsCanceled)
