@@ -32,7 +32,7 @@ public static class ProjectionsAdmin
     {
         var answer = new List<ProjectionResponse>();
         foreach (var status in monitor.Statuses)
-            answer.Add(await DescribeAsync(status, store, cancellationToken));
+            answer.Add(await DescribeAsync((await monitor.CurrentAsync(status.Name, cancellationToken))!, store, cancellationToken));
         return TypedResults.Ok<IReadOnlyList<ProjectionResponse>>(answer);
     }
 
@@ -41,7 +41,7 @@ public static class ProjectionsAdmin
     {
         if (!await monitor.RebuildAsync(name, cancellationToken))
             return TypedResults.Problem(ApiProblems.Create(http, ApiProblems.NotFound, $"No projection is named '{name}'."));
-        return TypedResults.Ok(await DescribeAsync(monitor.Find(name)!, store, cancellationToken));
+        return TypedResults.Ok(await DescribeAsync((await monitor.CurrentAsync(name, cancellationToken))!, store, cancellationToken));
     }
 
     private static async Task<ProjectionResponse> DescribeAsync(ProjectionStatus status, IEventStore store, CancellationToken cancellationToken)

@@ -61,6 +61,16 @@ public sealed class ProjectionMonitor(TimeProvider timeProvider)
         }
     }
 
+    /// <summary>
+    /// The projection's status with its durable checkpoint: where another replica runs it, this instance's
+    /// in-memory view would be stale.
+    /// </summary>
+    public async Task<ProjectionStatus?> CurrentAsync(string name, CancellationToken cancellationToken)
+    {
+        if (Find(name) is not { } status || !_runners.TryGetValue(name, out var runner)) return null;
+        return status.Active ? status : status with { Checkpoint = await runner.Projection.LoadCheckpointAsync(cancellationToken) };
+    }
+
     /// <summary>Resets the projection and rebuilds it from the first event; false for an unknown name.</summary>
     public async Task<bool> RebuildAsync(string name, CancellationToken cancellationToken)
     {

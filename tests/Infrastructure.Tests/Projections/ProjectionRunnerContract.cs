@@ -136,6 +136,11 @@ public abstract class ProjectionRunnerContract : OwnsResources
         await Task.Delay(300);
         Assert.False(secondMonitor.Find("shared")!.Active);
         Assert.Equal(["first:a"], handledBy);
+        // The idle replica reports the durable checkpoint the active one reached, not its own stale view.
+        Assert.Equal(GlobalCheckpoint.Start, secondMonitor.Find("shared")!.Checkpoint);
+        var current = (await secondMonitor.CurrentAsync("shared", default))!.Checkpoint;
+        Assert.NotEqual(GlobalCheckpoint.Start, current);
+        Assert.Equal(firstMonitor.Find("shared")!.Checkpoint, current);
 
         await ProjectionFixture.StopAsync(first);
         await WaitForAsync(() => secondMonitor.Find("shared")!.Active);
