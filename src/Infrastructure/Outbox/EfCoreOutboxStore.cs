@@ -38,10 +38,9 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
                 AND (p.claimed_until > @now OR p.next_attempt_at > @now))
         """;
 
-    private const string EventColumns =
-        "e.event_id, e.aggregate_id, e.aggregate_type, e.sequence, e.event_type, e.payload, e.metadata, e.occurred_at, e.version, e.tenant_id, e.global_position";
+    private static readonly string EventColumns = EventRowReader.ColumnsOf("e");
 
-    private const string PostgresClaimSql = $"""
+    private static readonly string PostgresClaimSql = $"""
         WITH candidates AS (
             SELECT o.id FROM orderses_outbox o
             WHERE {DueCondition}
@@ -58,7 +57,7 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
         ORDER BY o.id
         """;
 
-    private const string SqliteSelectDueSql = $"""
+    private static readonly string SqliteSelectDueSql = $"""
         SELECT o.id, o.event_id, o.aggregate_id, o.sequence, o.attempts, {EventColumns}
         FROM orderses_outbox o LEFT JOIN pyfly_event_store e ON e.event_id = o.event_id
         WHERE {DueCondition}
@@ -226,7 +225,7 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
                 letters.Add(new OutboxDeadLetter(
                     reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3),
                     reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetInt32(5),
-                    reader.IsDBNull(6) ? null : reader.GetString(6), AsUtc(reader.GetDateTime(7))));
+                    reader.IsDBNull(6) ? null : reader.GetString(6), EventRowReader.AsUtc(reader.GetDateTime(7))));
             }
             return letters;
         }
@@ -340,25 +339,11 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
         var messages = new List<OutboxMessage>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            var envelope = reader.IsDBNull(5) ? null : _upcasters.Apply(new StoredEventEnvelope
-            {
-                EventId = reader.GetString(5),
-                AggregateId = reader.GetString(6),
-                AggregateType = reader.GetString(7),
-                Sequence = reader.GetInt32(8),
-                EventType = reader.GetString(9),
-                Payload = reader.GetString(10),
-                Metadata = EventSerializer.DeserializeMetadata(reader.GetString(11)),
-                OccurredAt = AsUtc(reader.GetDateTime(12)),
-                SchemaVersion = reader.GetInt32(13),
-                TenantId = reader.IsDBNull(14) ? null : reader.GetString(14),
-                GlobalPosition = reader.IsDBNull(15) ? 0 : reader.GetInt64(15),
-            });
+            var envelope = reader.IsDBNull(5) ? null : _upcasters.Apply(EventRowReader.Read(reader, first: 5));
             messages.Add(new OutboxMessage(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetInt32(4), envelope));
         }
         return messages;
     }
 
     // The zone-less TIMESTAMP columns hold UTC.
-    private static DateTimeOffset AsUtc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
 }

@@ -94,7 +94,7 @@ public sealed class EfCoreEventStore(
             var envelopes = new List<StoredEventEnvelope>(Math.Min(limit, 1024));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
-                envelopes.Add(_upcasters.Apply(ReadEnvelope(reader)));
+                envelopes.Add(_upcasters.Apply(EventRowReader.Read(reader, withCommitId: _database.Provider == DatabaseProvider.PostgreSql)));
             return envelopes;
         }
         catch (DbException e)
@@ -116,26 +116,6 @@ public sealed class EfCoreEventStore(
         }
     }
 
-    /// <summary>The column list both read paths select, in the order <see cref="ReadEnvelope"/> reads it.</summary>
-    internal const string EnvelopeColumns =
-        "event_id, aggregate_id, aggregate_type, sequence, event_type, payload, metadata, occurred_at, version, tenant_id, global_position";
-
-    private static StoredEventEnvelope ReadEnvelope(DbDataReader reader) => new()
-    {
-        EventId = reader.GetString(0),
-        AggregateId = reader.GetString(1),
-        AggregateType = reader.GetString(2),
-        Sequence = reader.GetInt32(3),
-        EventType = reader.GetString(4),
-        Payload = reader.GetString(5),
-        Metadata = EventSerializer.DeserializeMetadata(reader.GetString(6)),
-        OccurredAt = AsUtc(reader.GetDateTime(7)),
-        SchemaVersion = reader.GetInt32(8),
-        TenantId = reader.IsDBNull(9) ? null : reader.GetString(9),
-        GlobalPosition = reader.GetInt64(10),
-        CommitId = reader.FieldCount > 11 ? reader.GetInt64(11) : 0,
-    };
-
     private static StoredEventEnvelope ToEnvelope(EventRow row) => new()
     {
         EventId = row.EventId,
@@ -145,16 +125,11 @@ public sealed class EfCoreEventStore(
         EventType = row.EventType,
         Payload = row.Payload,
         Metadata = EventSerializer.DeserializeMetadata(row.Metadata),
-        OccurredAt = AsUtc(row.OccurredAt),
+        OccurredAt = EventRowReader.AsUtc(row.OccurredAt),
         SchemaVersion = row.Version,
         TenantId = row.TenantId,
         GlobalPosition = row.GlobalPosition ?? 0,
     };
-
-    // The seed's TIMESTAMP column has no zone: we always write UTC, so we read it back as UTC.
-    private static DateTimeOffset AsUtc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
-
-    internal static DateTime ToColumn(DateTimeOffset value) => DateTime.SpecifyKind(value.UtcDateTime, DateTimeKind.Unspecified);
 
     /// <summary>PostgreSQL: check and insert in one statement (one round trip); the global order is gap-safe by transaction id.</summary>
     private static class PostgresAppend
@@ -172,7 +147,7 @@ public sealed class EfCoreEventStore(
         // Only transactions older than every running one are read: a late commit with a lower position can
         // then never be passed over, and a rolled-back one simply never appears.
         private const string ReadAllSql = $"""
-            SELECT {EnvelopeColumns}, transaction_id::text::bigint
+            SELECT {EventRowReader.Columns}, transaction_id::text::bigint
             FROM pyfly_event_store
             WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
               AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
@@ -199,7 +174,7 @@ public sealed class EfCoreEventStore(
                 eventTypes[i] = envelope.EventType;
                 payloads[i] = envelope.Payload;
                 metadata[i] = EventSerializer.SerializeMetadata(envelope.Metadata);
-                occurredAt[i] = ToColumn(envelope.OccurredAt);
+                occurredAt[i] = EventRowReader.ToColumn(envelope.OccurredAt);
                 versions[i] = envelope.SchemaVersion;
             }
 
@@ -250,7 +225,7 @@ public sealed class EfCoreEventStore(
         private const int RowsPerStatement = 500;
 
         private const string ReadAllSql = $"""
-            SELECT {EnvelopeColumns}
+            SELECT {EventRowReader.Columns}
             FROM pyfly_event_store
             WHERE global_position > $position
             ORDER BY global_position
@@ -290,7 +265,7 @@ public sealed class EfCoreEventStore(
                     insert.Parameters.AddWithValue($"$y{i}", envelope.EventType);
                     insert.Parameters.AddWithValue($"$p{i}", envelope.Payload);
                     insert.Parameters.AddWithValue($"$m{i}", EventSerializer.SerializeMetadata(envelope.Metadata));
-                    insert.Parameters.AddWithValue($"$o{i}", ToColumn(envelope.OccurredAt));
+                    insert.Parameters.AddWithValue($"$o{i}", EventRowReader.ToColumn(envelope.OccurredAt));
                     insert.Parameters.AddWithValue($"$v{i}", envelope.SchemaVersion);
                     insert.Parameters.AddWithValue($"$g{i}", envelope.GlobalPosition);
                 }
