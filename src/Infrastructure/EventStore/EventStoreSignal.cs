@@ -21,21 +21,20 @@ public sealed class EventStoreSignal
 
     /// <summary>
     /// Completes at the next <see cref="Notify"/> after this call. Take it before looking for work, then wait on it
-    /// when none was found: an append in between is not missed.
+    /// (<see cref="WaitAsync"/>) when none was found: an append in between is not missed.
     /// </summary>
     public Task NextNotification => Volatile.Read(ref _next).Task;
 
-    /// <summary>Completes at the next append of this process.</summary>
-    public Task WaitForLocalAppendAsync(CancellationToken cancellationToken) =>
-        Volatile.Read(ref _nextLocalAppend).Task.WaitAsync(cancellationToken);
+    /// <summary>Completes at the next append of this process after this call; take it before acting, as above.</summary>
+    public Task NextLocalAppend => Volatile.Read(ref _nextLocalAppend).Task;
 
-    /// <summary>Waits for the next <see cref="Notify"/>, at most <paramref name="timeout"/>; true when signalled.</summary>
-    public async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Waits for a notification taken earlier, at most <paramref name="timeout"/>; true when it came.</summary>
+    public static async Task<bool> WaitAsync(Task notification, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
-        var next = Volatile.Read(ref _next).Task;
+        if (timeout <= TimeSpan.Zero) return notification.IsCompleted;
         try
         {
-            await next.WaitAsync(timeout, cancellationToken);
+            await notification.WaitAsync(timeout, timeProvider, cancellationToken);
             return true;
         }
         catch (TimeoutException)

@@ -99,7 +99,8 @@ public sealed partial class OutboxDispatcher : BackgroundService
                     if (retry <= now) _earliestRetry = null;
                     else if (retry - now < timeout) timeout = retry - now;
                 }
-                await WaitAsync(wake, timeout, stoppingToken);
+                // Polling fallback on timeout: a retry came due, or an append was announced nowhere.
+                await EventStoreSignal.WaitAsync(wake, timeout, _time, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -120,19 +121,6 @@ public sealed partial class OutboxDispatcher : BackgroundService
                     return;
                 }
             }
-        }
-    }
-
-    private async Task WaitAsync(Task wake, TimeSpan timeout, CancellationToken stoppingToken)
-    {
-        if (timeout <= TimeSpan.Zero) return;
-        try
-        {
-            await wake.WaitAsync(timeout, _time, stoppingToken);
-        }
-        catch (TimeoutException)
-        {
-            // Polling fallback: a retry came due, or an append was announced nowhere.
         }
     }
 

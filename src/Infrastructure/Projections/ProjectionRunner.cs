@@ -99,6 +99,7 @@ public sealed partial class ProjectionRunner : BackgroundService
     {
         GlobalCheckpoint? checkpoint = null;
         Task<IReadOnlyList<StoredEventEnvelope>>? readAhead = null;
+        var readAheadWake = Task.CompletedTask;
         var failures = 0;
         while (lease.IsHeld && !stoppingToken.IsCancellationRequested)
         {
@@ -113,16 +114,22 @@ public sealed partial class ProjectionRunner : BackgroundService
                 }
                 // After a failure, go one event at a time so everything before the failing event gets applied.
                 var limit = failures > 0 ? 1 : _options.BatchSize;
+                // Taken before reading: an append committed after the read wakes the wait below.
+                var wake = readAhead is not null ? readAheadWake : _signal.NextNotification;
                 var batch = readAhead is not null ? await readAhead : await _store.ReadAllAsync(checkpoint.Value, limit, stoppingToken);
                 readAhead = null;
                 if (batch.Count == 0)
                 {
                     failures = 0;
-                    if (!await _signal.WaitAsync(_options.PollInterval, stoppingToken)) _reload = true;
+                    if (!await EventStoreSignal.WaitAsync(wake, _options.PollInterval, _timeProvider, stoppingToken)) _reload = true;
                     continue;
                 }
                 // Catching up (a full batch): read the next batch while this one is applied.
-                if (batch.Count == _options.BatchSize) readAhead = _store.ReadAllAsync(batch[^1].Checkpoint, _options.BatchSize, stoppingToken);
+                if (batch.Count == _options.BatchSize)
+                {
+                    readAheadWake = _signal.NextNotification;
+                    readAhead = _store.ReadAllAsync(batch[^1].Checkpoint, _options.BatchSize, stoppingToken);
+                }
                 checkpoint = await Projection.ApplyAsync(batch, checkpoint.Value, stoppingToken);
                 _monitor.ReportProgress(Projection.Name, checkpoint.Value);
                 if (failures > 0) LogRecovered(Projection.Name, failures);

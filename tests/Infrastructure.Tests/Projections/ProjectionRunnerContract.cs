@@ -211,6 +211,34 @@ public abstract class ProjectionRunnerContract : OwnsResources
     }
 
     [Fact]
+    public async Task An_idle_runner_wakes_on_each_append_without_waiting_for_its_poll()
+    {
+        var fixture = await FixtureAsync();
+        var seen = new ConcurrentQueue<string>();
+        var projection = new FunctionProjection("prompt", (e, _) => { seen.Enqueue(e.AggregateId); return Task.CompletedTask; });
+        var runner = new ProjectionRunner(projection, fixture.Store, fixture.Signal, fixture.Lease, fixture.Monitor,
+            ProjectionFixture.FastOptions with { PollInterval = TimeSpan.FromMinutes(5) });
+        await runner.StartAsync(CancellationToken.None);
+        try
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                await fixture.PlaceAsync($"p-{i}");
+                var deadline = DateTime.UtcNow.AddSeconds(5);
+                while (seen.Count < i + 1)
+                {
+                    Assert.True(DateTime.UtcNow < deadline, $"append {i} was not projected without a poll");
+                    await Task.Delay(5);
+                }
+            }
+        }
+        finally
+        {
+            await ProjectionFixture.StopAsync(runner);
+        }
+    }
+
+    [Fact]
     public async Task Redelivered_events_are_ignored_by_the_orders_view()
     {
         var fixture = await FixtureAsync();

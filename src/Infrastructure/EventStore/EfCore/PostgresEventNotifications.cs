@@ -39,9 +39,12 @@ public sealed partial class PostgresEventNotifications(
         await using var connection = new NpgsqlConnection(_connectionString);
         await connection.OpenAsync(stoppingToken);
         await using var notify = new NpgsqlCommand($"NOTIFY {Channel}", connection);
+        var append = signal.NextLocalAppend;
         while (!stoppingToken.IsCancellationRequested)
         {
-            await signal.WaitForLocalAppendAsync(stoppingToken);
+            await append.WaitAsync(stoppingToken);
+            // Taken before notifying: an append during the NOTIFY gets a NOTIFY of its own.
+            append = signal.NextLocalAppend;
             await notify.ExecuteNonQueryAsync(stoppingToken);
         }
     }
