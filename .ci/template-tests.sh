@@ -53,13 +53,15 @@ free_port() {
 # What the template must copy: the tree's files (tracked, or new and not ignored) less what template.json excludes.
 excluded='^(\.ci/|bench/|docs/template\.md$|templatepack\.csproj$|artifacts/|\.template\.config/|\.git$|\.git/|\.vs/|\.idea/)|(^|/)(bin|obj|TestResults)/|\.db(-shm|-wal)?$|\.user$'
 docker_files='^(Dockerfile|docker-compose\.yml|\.dockerignore)$'
+safe_name() { local n=${1//[^A-Za-z0-9_]/_}; [[ $n =~ ^[0-9] ]] && n="_$n"; printf '%s' "$n"; }
 expected_files() { # $1 = generated name, $2 = yes if docker files are left out
   git -C "$repo" ls-files --cached --others --exclude-standard | sort -u | while IFS= read -r f; do
     [ -e "$repo/$f" ] || continue
     [[ $f =~ $excluded ]] && continue
     [ "$2" = yes ] && [[ $f =~ $docker_files ]] && continue
-    [ "$f" = OrdersEs.sln ] && f="$1.sln"
-    printf '%s\n' "$f"
+    # Paths are renamed as template.json says: a type named after the service keeps one identifier, else the name as typed.
+    f=${f//OrdersEsTelemetry/$(safe_name "$1")Telemetry}
+    printf '%s\n' "${f//OrdersEs/$1}"
   done | sort
 }
 
