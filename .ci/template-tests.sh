@@ -218,8 +218,9 @@ if [ "$status" = 201 ]; then
   [ -n "$location" ] || fail "POST /api/orders answered 201 without a Location header"
   case $location in http*) url=$location ;; *) url="$base$location" ;; esac
   ok "POST /api/orders answered 201, Location $location"
-  got=$(curl -s -w '\n%{http_code}' "$url")
-  [ "${got##*$'\n'}" = 200 ] || fail "GET $location answered ${got##*$'\n'}: ${got%$'\n'*}"
+  # Queries read the projected read model; ?minVersion=1 waits until it holds the new order.
+  got=$(curl -s -w '\n%{http_code}' "$url?minVersion=1")
+  [ "${got##*$'\n'}" = 200 ] || fail "GET $location?minVersion=1 answered ${got##*$'\n'}: ${got%$'\n'*}"
   grep -q '"c-1"' <<<"${got%$'\n'*}" || fail "GET $location does not show customer c-1: ${got%$'\n'*}"
   ok "GET $location answered 200 with the order"
 elif [ "$status" = 404 ] && ! grep -rqF '"/api/orders"' "${dir_of[$name]}/src/Api"; then
