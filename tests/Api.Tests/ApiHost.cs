@@ -18,6 +18,8 @@ public sealed class ApiFactory(
     {
         builder.UseSetting("pyfly:eventsourcing:store:url", DatabaseUrl);
         builder.UseSetting("pyfly:data:relational:url", DatabaseUrl);
+        // The in-process bus, whatever the service's own settings choose: these tests are not about the broker.
+        builder.UseSetting("pyfly:eda:provider", "memory");
         if (adminKey is not null) builder.UseSetting("pyfly:admin:api-key", adminKey);
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
         foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);

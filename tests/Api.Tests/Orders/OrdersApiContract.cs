@@ -535,6 +535,7 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     [Fact]
     public async Task Orders_survive_a_restart_of_the_service()
     {
+        _ = Api; // skips when the provider is unavailable
         var url = await fixture.Databases.CreateAsync();
         string id;
         await using (var first = new ApiFactory(url))
