@@ -51,7 +51,7 @@ free_port() {
 }
 
 # What the template must copy: the tree's files (tracked, or new and not ignored) less what template.json excludes.
-excluded='^(\.ci/|bench/|docs/template\.md$|templatepack\.csproj$|artifacts/|\.template\.config/|\.git$|\.git/|\.vs/|\.idea/)|(^|/)(bin|obj|TestResults)/|\.db(-shm|-wal)?$|\.user$'
+excluded='^(\.ci/|bench/|docs/template\.md$|docs/benchmarks\.md$|docs/[^/]*\.png$|templatepack\.csproj$|artifacts/|\.template\.config/|\.git$|\.git/|\.vs/|\.idea/)|(^|/)(bin|obj|TestResults)/|\.db(-shm|-wal)?$|\.user$'
 docker_files='^(Dockerfile|docker-compose\.yml|\.dockerignore)$'
 safe_name() { local n=${1//[^A-Za-z0-9_]/_}; [[ $n =~ ^[0-9] ]] && n="_$n"; printf '%s' "$n"; }
 expected_files() { # $1 = generated name, $2 = yes if docker files are left out
