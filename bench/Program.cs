@@ -45,6 +45,7 @@ await using (var databases = new BenchDatabase(server))
             figures.AddRange(await OutboxScenario.LagAsync(databases, new Uri(broker), 1_000, sizes.OutboxLagDuration));
         }
     }
+    if (Runs("http")) figures.AddRange(await HttpScenario.RunAsync(databases, sizes.HttpDuration, sizes.Rounds));
 }
 
 if (full)
