@@ -5,7 +5,9 @@ using OrdersEs.Bench.Scenarios;
 // Benchmarks of OrdersEs against baselines run side by side in this process (see bench/README.md).
 //   dotnet run -c Release --project bench -- --quick   tiny sizes, a smoke run (CI runs it)
 //   dotnet run -c Release --project bench -- --full    the sizes of docs/benchmarks.md; writes it and the chart
-// Needs ORDERSES_TEST_POSTGRES (a server where databases may be created), as the tests do.
+//   --only <word>                                      only the scenarios whose name contains it
+// Needs ORDERSES_TEST_POSTGRES (a server where databases may be created), as the tests do; the outbox scenario also
+// needs ORDERSES_TEST_RABBITMQ_URL and is skipped, saying so, without it.
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var full = args.Contains("--full");
@@ -48,6 +50,7 @@ await using (var databases = new BenchDatabase(server))
     if (Runs("http")) figures.AddRange(await HttpScenario.RunAsync(databases, sizes.HttpDuration, sizes.Rounds));
 }
 
+Goals.Print(figures, full);
 if (full)
 {
     Report.Write(figures, "docs/benchmarks.md", "docs/append-throughput.png");

@@ -29,7 +29,7 @@ public static class HttpScenario
 {
     public const string Prefix = "POST /api/orders, 64 connections";
     public const string OrdersEsName = "OrdersEs service";
-    public const string MemoryScenario = "OrdersEs service memory";
+    public const string MemoryScenario = "service memory after the POST load";
     public const string PeakRssName = "peak RSS (VmHWM)";
     private const int Connections = 64;
 
@@ -42,10 +42,10 @@ public static class HttpScenario
             + "the service also runs its orders_view projection and outbox dispatcher, on its default in-process bus)");
         var service = new ServiceEndpoint(databases, duration, OrdersEsName);
         // The same service with pyfly:eda:provider=none: no outbox dispatcher claiming and settling rows beside the requests.
-        var withoutDispatcher = new ServiceEndpoint(databases, duration, OrdersEsName + ", no outbox dispatcher", "--pyfly:eda:provider=none");
+        var withoutDispatcher = new ServiceEndpoint(databases, duration, "OrdersEs, no dispatcher", "--pyfly:eda:provider=none");
         var figures = new List<Figure>(await Comparison.RunAsync($"{Prefix}, {duration.TotalSeconds:0} s each", "requests/s", higherIsBetter: true, rounds,
             new BareEndpoint(databases, duration), service, withoutDispatcher));
-        var memory = new Figure(MemoryScenario + " (child process, after the load)", PeakRssName, "MB", service.PeakRssMb, [service.PeakRssMb], 1, false);
+        var memory = new Figure(MemoryScenario, PeakRssName, "MB", service.PeakRssMb, [service.PeakRssMb], 1, false);
         var current = new Figure(memory.Scenario, "RSS at the end (VmRSS)", "MB", service.FinalRssMb, [service.FinalRssMb], 1, false);
         foreach (var f in new[] { memory, current }) Console.WriteLine($"  {f.Scenario,-44} {f.Contender,-28} {f.Median,14:N1} {f.Unit}");
         figures.Add(memory);

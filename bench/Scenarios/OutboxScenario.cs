@@ -25,9 +25,9 @@ namespace OrdersEs.Bench.Scenarios;
 /// </summary>
 public static class OutboxScenario
 {
-    public const string ThroughputPrefix = "outbox -> RabbitMQ, confirms";
+    public const string ThroughputPrefix = "outbox -> RabbitMQ";
     public const string OrdersEsName = "OrdersEs OutboxDispatcher";
-    public const string LagPrefix = "outbox lag at";
+    public const string LagPrefix = "outbox lag";
     public const string LagP99Name = "p99 append -> consumer";
 
     private const int EventsPerAggregate = 10;
@@ -36,7 +36,7 @@ public static class OutboxScenario
     {
         // Both relays get the publisher's default channel pool; each channel has at most one publish awaiting its confirm.
         var channels = new RabbitMqOptions { Url = broker }.MaxChannels;
-        return Comparison.RunAsync($"{ThroughputPrefix}, {events:N0} messages, {channels} channels", "msg/s", higherIsBetter: true, rounds,
+        return Comparison.RunAsync($"{ThroughputPrefix}, {events:N0} msgs, {channels} channels", "msg/s", higherIsBetter: true, rounds,
             new HandWrittenRelay(databases, broker, events, channels, pipelined: false),
             new DispatcherRelay(databases, broker, events),
             new HandWrittenRelay(databases, broker, events, channels, pipelined: true));
@@ -191,7 +191,7 @@ public static class OutboxScenario
         private IChannel[] _channels = [];
         private NpgsqlDataSource? _dataSource;
 
-        public string Name => pipelined ? "hand-written, pipelined confirms" : "hand-written RabbitMQ.Client relay";
+        public string Name => pipelined ? "hand-written, pipelined" : "hand-written RabbitMQ.Client";
 
         public async Task SetupAsync()
         {
@@ -340,7 +340,7 @@ public static class OutboxScenario
         await dispatcher.StopAsync(CancellationToken.None);
 
         var samples = lags.ToArray();
-        var scenario = $"{LagPrefix} {eventsPerSecond:N0} appends/s ({samples.Length:N0} msgs, {achieved:N0}/s achieved)";
+        var scenario = $"{LagPrefix}, {eventsPerSecond:N0}/s asked, {achieved:N0}/s appended";
         Figure Of(string name, double value) => new(scenario, name, "ms", value, samples, 1, false);
         var figures = new[] { Of("p50 append -> consumer", Comparison.Percentile(samples, 50)), Of(LagP99Name, Comparison.Percentile(samples, 99)) };
         foreach (var f in figures) Console.WriteLine($"  {f.Scenario,-44} {f.Contender,-28} {f.Median,14:N1} {f.Unit}");
