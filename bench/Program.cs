@@ -64,7 +64,7 @@ internal sealed record BenchSizes(
     int OutboxMessages, TimeSpan OutboxLagDuration, TimeSpan HttpDuration)
 {
     public static readonly BenchSizes Quick = new(1, 20, [10, 100], 5, 2_000, TimeSpan.FromSeconds(2),
-        500, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2));
+        500, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1.5));
     public static readonly BenchSizes Full = new(5, 1000, [10, 100, 1_000, 10_000], 50, 100_000, TimeSpan.FromSeconds(20),
         50_000, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
 }

@@ -43,7 +43,7 @@ public static class HttpScenario
         var service = new ServiceEndpoint(databases, duration, OrdersEsName);
         // The same service with pyfly:eda:provider=none: no outbox dispatcher claiming and settling rows beside the requests.
         var withoutDispatcher = new ServiceEndpoint(databases, duration, "OrdersEs, no dispatcher", "--pyfly:eda:provider=none");
-        var figures = new List<Figure>(await Comparison.RunAsync($"{Prefix}, {duration.TotalSeconds:0} s each", "requests/s", higherIsBetter: true, rounds,
+        var figures = new List<Figure>(await Comparison.RunAsync($"{Prefix}, {duration.TotalSeconds:0.#} s each", "requests/s", higherIsBetter: true, rounds,
             new BareEndpoint(databases, duration), service, withoutDispatcher));
         var memory = new Figure(MemoryScenario, PeakRssName, "MB", service.PeakRssMb, [service.PeakRssMb], 1, false);
         var current = new Figure(memory.Scenario, "RSS at the end (VmRSS)", "MB", service.FinalRssMb, [service.FinalRssMb], 1, false);
@@ -217,7 +217,7 @@ public static class HttpScenario
         {
             var requestsPerSecond = await LoadAsync(_client, _url!, duration);
             // Untimed: let the projection and the dispatcher finish this round's backlog, so it does not run into the next contender's round.
-            await WaitUntilQuietAsync(_process!.Id, 3 * duration);
+            await WaitUntilQuietAsync(_process!.Id, 2 * duration);
             return requestsPerSecond;
         }
 
