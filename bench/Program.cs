@@ -5,7 +5,9 @@ using OrdersEs.Bench.Scenarios;
 // Benchmarks of OrdersEs against baselines run side by side in this process (see bench/README.md).
 //   dotnet run -c Release --project bench -- --quick   tiny sizes, a smoke run (CI runs it)
 //   dotnet run -c Release --project bench -- --full    the sizes of docs/benchmarks.md; writes it and the chart
-// Needs ORDERSES_TEST_POSTGRES (a server where databases may be created), as the tests do.
+//   --only <word>                                      only the scenarios whose name contains it
+// Needs ORDERSES_TEST_POSTGRES (a server where databases may be created), as the tests do; the outbox scenario also
+// needs ORDERSES_TEST_RABBITMQ_URL and is skipped, saying so, without it.
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var full = args.Contains("--full");
@@ -32,8 +34,23 @@ await using (var databases = new BenchDatabase(server))
     if (Runs("load")) figures.AddRange(await LoadScenario.RunAsync(databases, sizes.LoadSizes, sizes.LoadsPerRun, sizes.Rounds));
     if (Runs("catch-up")) figures.Add(await ProjectionScenarios.CatchUpAsync(databases, sizes.CatchUpEvents, Math.Min(sizes.Rounds, 3)));
     if (Runs("freshness")) figures.AddRange(await ProjectionScenarios.FreshnessAsync(databases, 500, sizes.FreshnessDuration));
+    if (Runs("outbox"))
+    {
+        var broker = Environment.GetEnvironmentVariable("ORDERSES_TEST_RABBITMQ_URL");
+        if (string.IsNullOrWhiteSpace(broker))
+        {
+            Console.WriteLine("  outbox: skipped, ORDERSES_TEST_RABBITMQ_URL is not set (start a broker with `eval \"$(.ci/rabbitmq.sh start)\"`)");
+        }
+        else
+        {
+            figures.AddRange(await OutboxScenario.ThroughputAsync(databases, new Uri(broker), sizes.OutboxMessages, sizes.Rounds));
+            figures.AddRange(await OutboxScenario.LagAsync(databases, new Uri(broker), 1_000, sizes.OutboxLagDuration));
+        }
+    }
+    if (Runs("http")) figures.AddRange(await HttpScenario.RunAsync(databases, sizes.HttpDuration, sizes.Rounds));
 }
 
+Goals.Print(figures, full);
 if (full)
 {
     Report.Write(figures, "docs/benchmarks.md", "docs/append-throughput.png");
@@ -42,8 +59,12 @@ if (full)
 return 0;
 
 /// <summary>How big each scenario is in quick and full mode.</summary>
-internal sealed record BenchSizes(int Rounds, int CommitsPerWriter, int[] LoadSizes, int LoadsPerRun, int CatchUpEvents, TimeSpan FreshnessDuration)
+internal sealed record BenchSizes(
+    int Rounds, int CommitsPerWriter, int[] LoadSizes, int LoadsPerRun, int CatchUpEvents, TimeSpan FreshnessDuration,
+    int OutboxMessages, TimeSpan OutboxLagDuration, TimeSpan HttpDuration)
 {
-    public static readonly BenchSizes Quick = new(1, 20, [10, 100], 5, 2_000, TimeSpan.FromSeconds(2));
-    public static readonly BenchSizes Full = new(5, 1000, [10, 100, 1_000, 10_000], 50, 100_000, TimeSpan.FromSeconds(20));
+    public static readonly BenchSizes Quick = new(1, 20, [10, 100], 5, 2_000, TimeSpan.FromSeconds(2),
+        500, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1.5));
+    public static readonly BenchSizes Full = new(5, 1000, [10, 100, 1_000, 10_000], 50, 100_000, TimeSpan.FromSeconds(20),
+        50_000, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
 }
