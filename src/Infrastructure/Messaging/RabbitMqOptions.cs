@@ -21,8 +21,11 @@ public sealed record RabbitMqOptions
     /// <summary>Pause between automatic reconnection attempts after the broker went away.</summary>
     public TimeSpan RecoveryInterval { get; init; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>Most channels open at once, hence most publishes awaiting a confirm at once.</summary>
-    public int MaxChannels { get; init; } = 4;
+    /// <summary>
+    /// Most channels open at once, hence most publishes awaiting a confirm at once: throughput is about this many
+    /// divided by the broker's confirm time (a few ms for persistent messages), so it sets the outbox's ceiling.
+    /// </summary>
+    public int MaxChannels { get; init; } = 32;
 
     /// <summary>Connection name shown in the RabbitMQ management UI.</summary>
     public string ClientName { get; init; } = "OrdersEs";
