@@ -134,14 +134,21 @@ public sealed class EfCoreEventStore(
     /// <summary>PostgreSQL: check and insert in one statement (one round trip); the global order is gap-safe by transaction id.</summary>
     private static class PostgresAppend
     {
+        // The outbox rows go in the same statement (see OutboxSchema): outbox_written tells the trigger that
+        // announces other writers' rows (a pyfly service's) to leave these alone.
         private const string AppendSql = """
-            INSERT INTO pyfly_event_store
-                (event_id, aggregate_id, aggregate_type, sequence, event_type, payload, metadata, occurred_at, version, tenant_id)
-            SELECT e.event_id, $1, $2, e.sequence, e.event_type, e.payload, e.metadata, e.occurred_at, e.version, $3
-            FROM unnest($4::varchar[], $5::int[], $6::varchar[], $7::text[], $8::text[], $9::timestamp[], $10::int[])
-                AS e(event_id, sequence, event_type, payload, metadata, occurred_at, version)
-            WHERE (SELECT COALESCE(MAX(s.sequence), 0) FROM pyfly_event_store s WHERE s.aggregate_id = $1) = $11
-            RETURNING sequence, global_position, transaction_id::text::bigint
+            WITH appended AS (
+                INSERT INTO pyfly_event_store
+                    (event_id, aggregate_id, aggregate_type, sequence, event_type, payload, metadata, occurred_at, version, tenant_id, outbox_written)
+                SELECT e.event_id, $1, $2, e.sequence, e.event_type, e.payload, e.metadata, e.occurred_at, e.version, $3, TRUE
+                FROM unnest($4::varchar[], $5::int[], $6::varchar[], $7::text[], $8::text[], $9::timestamp[], $10::int[])
+                    AS e(event_id, sequence, event_type, payload, metadata, occurred_at, version)
+                WHERE (SELECT COALESCE(MAX(s.sequence), 0) FROM pyfly_event_store s WHERE s.aggregate_id = $1) = $11
+                RETURNING event_id, aggregate_id, sequence, global_position, transaction_id),
+            announced AS (
+                INSERT INTO orderses_outbox (event_id, aggregate_id, sequence, global_position)
+                SELECT event_id, aggregate_id, sequence, global_position FROM appended ORDER BY global_position)
+            SELECT sequence, global_position, transaction_id::text::bigint FROM appended
             """;
 
         // Only transactions older than every running one are read: a late commit with a lower position can
