@@ -6,6 +6,8 @@ namespace OrdersEs.Bench;
 /// <summary>Writes the goals and results tables (docs/benchmarks.md) and the append chart.</summary>
 public static class Report
 {
+    public const string AnalysisPath = "bench/analysis.md";
+
     public static void Write(IReadOnlyList<Figure> figures, string markdownPath, string chartPath)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(markdownPath)!);
@@ -23,6 +25,8 @@ public static class Report
         text.AppendLine("|---|---|---|");
         foreach (var goal in Goals.Evaluate(figures))
             text.AppendLine($"| {goal.Goal} | {goal.Measured} | {(goal.Met is { } met ? met ? "met" : "**not met**" : "not measured")} |");
+        // Why a goal is not met is analysis, not measurement: it lives in bench/analysis.md, kept across runs.
+        if (File.Exists(AnalysisPath)) text.AppendLine().AppendLine(File.ReadAllText(AnalysisPath).TrimEnd());
         text.AppendLine().AppendLine("## Figures").AppendLine();
         text.AppendLine("| scenario | system | median | unit | ratio to baseline | runs |");
         text.AppendLine("|---|---|---:|---|---:|---|");
