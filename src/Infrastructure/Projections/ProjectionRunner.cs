@@ -101,6 +101,8 @@ public sealed partial class ProjectionRunner : BackgroundService
         Task<IReadOnlyList<StoredEventEnvelope>>? readAhead = null;
         var readAheadWake = Task.CompletedTask;
         var failures = 0;
+        var held = false;
+        var heldRetry = HeldRetryStart;
         while (lease.IsHeld && !stoppingToken.IsCancellationRequested)
         {
             try
@@ -121,9 +123,17 @@ public sealed partial class ProjectionRunner : BackgroundService
                 if (batch.Count == 0)
                 {
                     failures = 0;
-                    if (!await EventStoreSignal.WaitAsync(wake, _options.PollInterval, _timeProvider, stoppingToken)) _reload = true;
+                    // Signalled but nothing readable: on PostgreSQL an older transaction still open somewhere holds
+                    // the read horizon, and its end sends no signal. Look again soon, backing off towards the poll.
+                    var wait = held ? Min(heldRetry *= 2, _options.PollInterval) : _options.PollInterval;
+                    var signalled = await EventStoreSignal.WaitAsync(wake, wait, _timeProvider, stoppingToken);
+                    held = signalled || (held && wait < _options.PollInterval);
+                    if (!signalled && !held) _reload = true;
+                    if (signalled) heldRetry = HeldRetryStart;
                     continue;
                 }
+                held = false;
+                heldRetry = HeldRetryStart;
                 // Catching up (a full batch): read the next batch while this one is applied.
                 if (batch.Count == _options.BatchSize)
                 {
@@ -169,6 +179,10 @@ public sealed partial class ProjectionRunner : BackgroundService
         readAhead?.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
         readAhead = null;
     }
+
+    private static readonly TimeSpan HeldRetryStart = TimeSpan.FromMilliseconds(5);
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private TimeSpan Backoff(int failures)
     {

@@ -64,6 +64,37 @@ public sealed class PostgresGapTests : OwnsResources
     }
 
     [Fact]
+    public async Task A_runner_signalled_while_the_horizon_is_held_looks_again_without_waiting_for_its_poll()
+    {
+        var fixture = await FixtureAsync();
+        var seen = new ConcurrentQueue<string>();
+        var projection = new FunctionProjection("held", (e, _) => { seen.Enqueue(e.AggregateId); return Task.CompletedTask; });
+        var runner = new ProjectionRunner(projection, fixture.Store, fixture.Signal, fixture.Lease, fixture.Monitor,
+            ProjectionFixture.FastOptions with { PollInterval = TimeSpan.FromMinutes(5) });
+        await runner.StartAsync(CancellationToken.None);
+        try
+        {
+            await using var slowConnection = new NpgsqlConnection(fixture.Database.Connection.ConnectionString);
+            await using var slow = await BeginSlowAppendAsync(slowConnection, "late");
+            await fixture.PlaceAsync("signalled"); // wakes the runner, which can read nothing past the open transaction
+            await Task.Delay(300);
+            await slow.CommitAsync(); // a foreign writer: no signal
+
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (seen.Count < 2)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"projected only [{string.Join(", ", seen)}] once the horizon moved");
+                await Task.Delay(20);
+            }
+            Assert.Equal(["late", "signalled"], seen);
+        }
+        finally
+        {
+            await ProjectionFixture.StopAsync(runner);
+        }
+    }
+
+    [Fact]
     public async Task A_rolled_back_append_does_not_stall_the_runner()
     {
         var fixture = await FixtureAsync();
