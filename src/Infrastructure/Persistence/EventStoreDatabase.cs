@@ -121,6 +121,12 @@ public sealed class EventStoreDatabase : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await DataSource.DisposeAsync();
+        // EF Core's contexts connect through Npgsql's pool for the connection string: close its idle connections too.
+        if (Provider == DatabaseProvider.PostgreSql)
+        {
+            await using var pooled = new NpgsqlConnection(Connection.ConnectionString);
+            NpgsqlConnection.ClearPool(pooled);
+        }
         if (_keepAlive is not null) await _keepAlive.DisposeAsync();
         if (Provider == DatabaseProvider.Sqlite) SqliteConnection.ClearAllPools();
     }
