@@ -101,8 +101,8 @@ public sealed partial class ProjectionRunner : BackgroundService
         Task<IReadOnlyList<StoredEventEnvelope>>? readAhead = null;
         var readAheadWake = Task.CompletedTask;
         var failures = 0;
-        var held = false;
-        var heldRetry = HeldRetryStart;
+        // Set while woken but held back: the next short wait before looking again (null: wait for a signal or the poll).
+        TimeSpan? recheck = null;
         while (lease.IsHeld && !stoppingToken.IsCancellationRequested)
         {
             try
@@ -125,15 +125,14 @@ public sealed partial class ProjectionRunner : BackgroundService
                     failures = 0;
                     // Signalled but nothing readable: on PostgreSQL an older transaction still open somewhere holds
                     // the read horizon, and its end sends no signal. Look again soon, backing off towards the poll.
-                    var wait = held ? Min(heldRetry *= 2, _options.PollInterval) : _options.PollInterval;
-                    var signalled = await EventStoreSignal.WaitAsync(wake, wait, _timeProvider, stoppingToken);
-                    held = signalled || (held && wait < _options.PollInterval);
-                    if (!signalled && !held) _reload = true;
-                    if (signalled) heldRetry = HeldRetryStart;
+                    var signalled = await EventStoreSignal.WaitAsync(wake, recheck ?? _options.PollInterval, _timeProvider, stoppingToken);
+                    recheck = signalled ? FirstRecheck
+                        : recheck is { } last && last < _options.PollInterval ? Min(last * 2, _options.PollInterval)
+                        : null;
+                    if (recheck is null) _reload = true;
                     continue;
                 }
-                held = false;
-                heldRetry = HeldRetryStart;
+                recheck = null;
                 // Catching up (a full batch): read the next batch while this one is applied.
                 if (batch.Count == _options.BatchSize)
                 {
@@ -180,7 +179,7 @@ public sealed partial class ProjectionRunner : BackgroundService
         readAhead = null;
     }
 
-    private static readonly TimeSpan HeldRetryStart = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan FirstRecheck = TimeSpan.FromMilliseconds(10);
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
