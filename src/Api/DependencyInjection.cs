@@ -30,7 +30,12 @@ public static class DependencyInjection
         services.AddExceptionHandler<ApiExceptionHandler>();
         // Binding failures (malformed JSON, wrong types, wrong content type) throw, so the handler above answers them.
         services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
-        services.ConfigureHttpJsonOptions(options => options.SerializerOptions.NumberHandling = JsonNumberHandling.Strict);
+        services.ConfigureHttpJsonOptions(options =>
+        {
+            options.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+            options.SerializerOptions.AllowDuplicateProperties = false; // {"id":"a","id":"b"} means nothing certain
+            options.SerializerOptions.Converters.Add(new PlainTextJsonConverter());
+        });
         services.Configure<KestrelServerOptions>(options => options.Limits.MaxRequestBodySize = RequestBodyLimit.MaxBytes);
 
         services.AddOptions<AdminOptions>().Bind(configuration.GetSection(AdminOptions.SectionKey));
@@ -54,6 +59,8 @@ public static class DependencyInjection
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(RequestBodyLimit.Middleware);
+        app.Use(RequestCharset.Middleware);
+        app.Use(PlainText.Middleware);
         app.Use(ApiRequestContext.Middleware);
         app.MapOrders();
         app.MapAdmin();

@@ -38,11 +38,11 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
         BadHttpRequestException badRequest => FromBadRequest(context, badRequest),
         OrderNotFoundException notFound => ApiProblems.OrderNotFound(context, notFound.OrderId),
         DomainRuleException rule => ApiProblems.Create(context, ApiProblems.OrderRule, rule.Message),
-        ConcurrencyException concurrency => WithVersions(ApiProblems.Create(context, ApiProblems.Concurrency,
+        ConcurrencyException concurrency => WithExtensions(ApiProblems.Create(context, ApiProblems.Concurrency,
             "Another request changed the order between this request's read and its write; reload it and retry."),
-            concurrency.ExpectedVersion, concurrency.ActualVersion),
-        PreconditionFailedException precondition => WithVersions(ApiProblems.Create(context, ApiProblems.PreconditionFailed, precondition.Message),
-            precondition.ExpectedVersion, precondition.ActualVersion),
+            ("expectedVersion", concurrency.ExpectedVersion), ("actualVersion", concurrency.ActualVersion)),
+        PreconditionFailedException precondition => WithExtensions(ApiProblems.Create(context, ApiProblems.PreconditionFailed, precondition.Message),
+            ("ifMatch", precondition.IfMatch), ("actualVersion", precondition.ActualVersion)),
         IdempotencyKeyReusedException reused => ApiProblems.Create(context, ApiProblems.IdempotencyKeyReused, reused.Message),
         IdempotencyInProgressException running => ApiProblems.Create(context, ApiProblems.IdempotencyInProgress, running.Message),
         _ when IsUnavailable(exception) => ApiProblems.Create(context, ApiProblems.Unavailable),
@@ -60,7 +60,8 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
         }
         var (field, message) = exception.InnerException switch
         {
-            JsonException json => (JsonField(json.Path), "is malformed JSON or has the wrong type."),
+            PlainTextException text => (JsonField(text.Path), text.Message),
+            JsonException json => (JsonField(json.Path), "is malformed JSON, has the wrong type or appears twice."),
             _ when BindFailure().Match(exception.Message) is { Success: true } match =>
                 (match.Groups["name"].Value, $"'{match.Groups["value"].Value}' is not a valid {FriendlyType(match.Groups["type"].Value)}."),
             _ when exception.Message.Contains("body", StringComparison.OrdinalIgnoreCase) => ("body", "A JSON request body is required."),
@@ -69,26 +70,24 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
         return ApiProblems.CreateValidation(context, new Dictionary<string, string[]> { [field] = [message] });
     }
 
-    private static ProblemDetails WithVersions(ProblemDetails problem, int expected, int actual)
+    private static ProblemDetails WithExtensions(ProblemDetails problem, params (string Name, object Value)[] extensions)
     {
-        problem.Extensions["expectedVersion"] = expected;
-        problem.Extensions["actualVersion"] = actual;
+        foreach (var (name, value) in extensions) problem.Extensions[name] = value;
         return problem;
     }
 
-    /// <summary>The database or the broker did not answer: worth retrying later.</summary>
+    /// <summary>
+    /// The database or the broker failed, whatever the reason (down, refusing the credentials, out of connections, a
+    /// missing database): the request itself was valid, so it is a 503 worth retrying once the operator has looked.
+    /// </summary>
     private static bool IsUnavailable(Exception exception)
     {
         for (var e = exception; e is not null; e = e.InnerException)
         {
             switch (e)
             {
-                case EventStoreException store when store.IsTransient:
-                case Npgsql.NpgsqlException and not Npgsql.PostgresException:
-                case Npgsql.PostgresException postgres when postgres.IsTransient || postgres.SqlState.StartsWith("08", StringComparison.Ordinal)
-                                                            || postgres.SqlState is "57P01" or "57P02" or "57P03" or "53300":
-                case Microsoft.Data.Sqlite.SqliteException sqlite when sqlite.SqliteErrorCode is 5 or 6 or 14: // BUSY, LOCKED, CANTOPEN
-                case DbException { IsTransient: true }:
+                case EventStoreException:
+                case DbException:
                 case TimeoutException:
                 case RabbitMQ.Client.Exceptions.BrokerUnreachableException:
                 case RabbitMQ.Client.Exceptions.AlreadyClosedException:

@@ -6,11 +6,11 @@ public sealed class OrderNotFoundException(string orderId) : Exception($"Order '
     public string OrderId { get; } = orderId;
 }
 
-/// <summary>The request's <c>If-Match</c> names another version than the order's (a 412 problem).</summary>
-public sealed class PreconditionFailedException(int expectedVersion, int actualVersion)
-    : Exception($"If-Match names version {expectedVersion}; the order is at version {actualVersion}.")
+/// <summary>The request's <c>If-Match</c> does not match the order's entity tag (a 412 problem).</summary>
+public sealed class PreconditionFailedException(string ifMatch, int actualVersion)
+    : Exception($"If-Match {ifMatch} does not match the current entity tag \"{actualVersion}\".")
 {
-    public int ExpectedVersion { get; } = expectedVersion;
+    public string IfMatch { get; } = ifMatch;
     public int ActualVersion { get; } = actualVersion;
 }
 

@@ -1,26 +1,38 @@
 using System.Globalization;
 using FluentValidation;
 using FluentValidation.Results;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 
 namespace OrdersEs.Api.Http;
 
-/// <summary>Entity tags of orders: the aggregate version as a quoted string (<c>"3"</c>).</summary>
+/// <summary>Entity tags of aggregates: the version as a quoted string (<c>"3"</c>), always strong.</summary>
 public static class ETags
 {
     public const string IfMatchHeader = "If-Match";
 
     public static string For(int version) => $"\"{version.ToString(CultureInfo.InvariantCulture)}\"";
 
-    /// <summary>The version an <c>If-Match</c> header requires; null when absent or <c>*</c>; a 400 when malformed.</summary>
-    public static int? ParseIfMatch(string? header)
+    /// <summary>The <c>If-Match</c> condition of a request: null when absent; a 400 when it is not <c>*</c> or a list of entity tags.</summary>
+    public static IfMatch? ParseIfMatch(StringValues header)
     {
-        if (string.IsNullOrWhiteSpace(header)) return null;
-        var value = header.Trim();
-        if (value == "*") return null;
-        if (value.StartsWith("W/", StringComparison.Ordinal)) value = value[2..];
-        if (value.Length > 2 && value[0] == '"' && value[^1] == '"'
-            && int.TryParse(value.AsSpan(1, value.Length - 2), NumberStyles.None, CultureInfo.InvariantCulture, out var version))
-            return version;
-        throw new ValidationException([new ValidationFailure(IfMatchHeader, "If-Match must be an entity tag such as \"3\" (the order's version).")]);
+        if (StringValues.IsNullOrEmpty(header)) return null;
+        if (!EntityTagHeaderValue.TryParseStrictList(header, out var tags) || tags.Count == 0
+            || (tags.Count > 1 && tags.Any(t => t.Equals(EntityTagHeaderValue.Any))))
+            throw new ValidationException([new ValidationFailure(IfMatchHeader, "If-Match must be * or a list of entity tags such as \"3\" (the version).")]);
+        return new IfMatch(header.ToString(), tags.ToArray());
+    }
+}
+
+/// <summary>
+/// An <c>If-Match</c> precondition (RFC 9110 13.1.1): <c>*</c> matches any existing resource, otherwise one of the
+/// tags must match the current one by strong comparison, so a weak tag (<c>W/"3"</c>) never does.
+/// </summary>
+public sealed record IfMatch(string Header, IReadOnlyList<EntityTagHeaderValue> Tags)
+{
+    public bool Matches(int version)
+    {
+        var current = new EntityTagHeaderValue(ETags.For(version));
+        return Tags.Any(tag => tag.Equals(EntityTagHeaderValue.Any) || tag.Compare(current, useStrongComparison: true));
     }
 }

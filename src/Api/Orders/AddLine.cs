@@ -8,7 +8,7 @@ using OrdersEs.Domain.Orders;
 namespace OrdersEs.Api.Orders;
 
 /// <summary>Adds a line to a placed order (a SKU already on the order is a 409).</summary>
-public sealed record AddLineCommand(string OrderId, string? Sku, int Quantity, long UnitPrice, int? ExpectedVersion, ApiRequestContext Request)
+public sealed record AddLineCommand(string OrderId, string? Sku, int Quantity, long UnitPrice, IfMatch? IfMatch, ApiRequestContext Request)
     : ICommand<OrderVersionResponse>;
 
 /// <summary>The contract's limits of the new line.</summary>
@@ -26,7 +26,7 @@ public sealed class AddLineValidator : AbstractValidator<AddLineCommand>
 public sealed class AddLineHandler(OrderWriter writer) : ICommandHandler<AddLineCommand, OrderVersionResponse>
 {
     public ValueTask<OrderVersionResponse> Handle(AddLineCommand command, CancellationToken cancellationToken) =>
-        writer.ChangeAsync(command.OrderId, command.ExpectedVersion, command.Request,
+        writer.ChangeAsync(command.OrderId, command.IfMatch, command.Request,
             order => order.AddLine(new OrderLine(command.Sku!, command.Quantity, command.UnitPrice)), cancellationToken);
 }
 

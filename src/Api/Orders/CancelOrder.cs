@@ -11,7 +11,7 @@ namespace OrdersEs.Api.Orders;
 public sealed record CancelOrderRequest(string? Reason);
 
 /// <summary>Cancels a placed or confirmed order.</summary>
-public sealed record CancelOrderCommand(string OrderId, string? Reason, int? ExpectedVersion, ApiRequestContext Request) : ICommand<OrderVersionResponse>;
+public sealed record CancelOrderCommand(string OrderId, string? Reason, IfMatch? IfMatch, ApiRequestContext Request) : ICommand<OrderVersionResponse>;
 
 /// <summary>The reason is 1-500 characters.</summary>
 public sealed class CancelOrderValidator : AbstractValidator<CancelOrderCommand>
@@ -23,7 +23,7 @@ public sealed class CancelOrderValidator : AbstractValidator<CancelOrderCommand>
 public sealed class CancelOrderHandler(OrderWriter writer) : ICommandHandler<CancelOrderCommand, OrderVersionResponse>
 {
     public ValueTask<OrderVersionResponse> Handle(CancelOrderCommand command, CancellationToken cancellationToken) =>
-        writer.ChangeAsync(command.OrderId, command.ExpectedVersion, command.Request, order => order.Cancel(command.Reason!), cancellationToken);
+        writer.ChangeAsync(command.OrderId, command.IfMatch, command.Request, order => order.Cancel(command.Reason!), cancellationToken);
 }
 
 /// <summary><c>POST /api/orders/{id}/cancel</c>.</summary>

@@ -6,13 +6,13 @@ using OrdersEs.Api.Http;
 namespace OrdersEs.Api.Orders;
 
 /// <summary>Confirms a placed order.</summary>
-public sealed record ConfirmOrderCommand(string OrderId, int? ExpectedVersion, ApiRequestContext Request) : ICommand<OrderVersionResponse>;
+public sealed record ConfirmOrderCommand(string OrderId, IfMatch? IfMatch, ApiRequestContext Request) : ICommand<OrderVersionResponse>;
 
 /// <summary>Appends <c>OrderConfirmed</c>.</summary>
 public sealed class ConfirmOrderHandler(OrderWriter writer) : ICommandHandler<ConfirmOrderCommand, OrderVersionResponse>
 {
     public ValueTask<OrderVersionResponse> Handle(ConfirmOrderCommand command, CancellationToken cancellationToken) =>
-        writer.ChangeAsync(command.OrderId, command.ExpectedVersion, command.Request, order => order.Confirm(), cancellationToken);
+        writer.ChangeAsync(command.OrderId, command.IfMatch, command.Request, order => order.Confirm(), cancellationToken);
 }
 
 /// <summary><c>POST /api/orders/{id}/confirm</c>.</summary>

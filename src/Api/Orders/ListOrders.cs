@@ -29,6 +29,9 @@ public sealed class ListOrdersValidator : AbstractValidator<ListOrdersQuery>
         RuleFor(q => q.CustomerId).NotEmpty().MaximumLength(OrderRules.MaxIdLength).When(q => q.CustomerId is not null);
         RuleFor(q => q.Page).GreaterThanOrEqualTo(1);
         RuleFor(q => q.PageSize).InclusiveBetween(1, ListOrdersQuery.MaxPageSize);
+        RuleFor(q => q.Page).Must((q, page) => (page - 1L) * q.PageSize <= int.MaxValue)
+            .WithMessage(q => $"page x pageSize is past the last page there can be (page at most {int.MaxValue / q.PageSize + 1} for pageSize {q.PageSize}).")
+            .When(q => q.Page >= 1 && q.PageSize is >= 1 and <= ListOrdersQuery.MaxPageSize);
     }
 }
 

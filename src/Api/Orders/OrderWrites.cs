@@ -33,13 +33,13 @@ public sealed class OrderLineValidator : AbstractValidator<OrderLineRequest>
 public sealed class OrderWriter(EventSourcedRepository<Order> orders, IEventStore store)
 {
     public async ValueTask<OrderVersionResponse> ChangeAsync(
-        string orderId, int? expectedVersion, ApiRequestContext request, Action<Order> change, CancellationToken cancellationToken)
+        string orderId, IfMatch? ifMatch, ApiRequestContext request, Action<Order> change, CancellationToken cancellationToken)
     {
         var order = orderId.Length <= OrderRules.MaxIdLength ? await orders.LoadAsync(orderId, cancellationToken) : null;
         if (order is null || !await BelongsToAsync(order, request.TenantId, cancellationToken))
             throw new OrderNotFoundException(orderId);
-        if (expectedVersion is { } expected && expected != order.Version)
-            throw new PreconditionFailedException(expected, order.Version);
+        if (ifMatch is not null && !ifMatch.Matches(order.Version))
+            throw new PreconditionFailedException(ifMatch.Header, order.Version);
         change(order);
         await orders.SaveAsync(order, request.ToEventContext(), cancellationToken);
         return new OrderVersionResponse(order.Id, order.Version);

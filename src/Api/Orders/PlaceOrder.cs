@@ -33,14 +33,17 @@ public sealed class PlaceOrderValidator : AbstractValidator<PlaceOrderCommand>
     {
         RuleFor(c => c.CustomerId).NotEmpty().MaximumLength(OrderRules.MaxIdLength);
         RuleFor(c => c.Currency).NotEmpty().Matches(OrderRules.CurrencyPattern()).WithMessage("currency must be three upper-case letters.");
-        RuleFor(c => c.Lines).NotEmpty().WithMessage($"An order has 1-{OrderRules.MaxLines} lines.")
-            .Must(lines => lines!.Count <= OrderRules.MaxLines).WithMessage($"An order has 1-{OrderRules.MaxLines} lines.")
-            .Must(lines => lines!.Where(l => l?.Sku is not null).Select(l => l.Sku).Distinct(StringComparer.Ordinal).Count() == lines!.Count(l => l?.Sku is not null))
+        RuleFor(c => c.Lines).NotEmpty().WithMessage($"An order has 1-{OrderRules.MaxLines} lines.");
+        When(c => c.Lines is { Count: > 0 }, () => RuleFor(c => c.Lines!)
+            .Must(lines => lines.Count <= OrderRules.MaxLines).WithMessage($"An order has 1-{OrderRules.MaxLines} lines.")
+            .Must(lines => lines.Where(l => l?.Sku is not null).Select(l => l.Sku).Distinct(StringComparer.Ordinal).Count() == lines.Count(l => l?.Sku is not null))
             .WithMessage("Each SKU may appear once per order.")
-            .When(c => c.Lines is { Count: > 0 }, ApplyConditionTo.CurrentValidator);
+            .OverridePropertyName(nameof(PlaceOrderCommand.Lines)));
         RuleForEach(c => c.Lines).NotNull().SetValidator(new OrderLineValidator());
-        RuleFor(c => c.IdempotencyKey).Length(1, MaxIdempotencyKeyLength).When(c => c.IdempotencyKey is not null)
-            .OverridePropertyName("Idempotency-Key");
+        RuleFor(c => c.IdempotencyKey).Length(1, MaxIdempotencyKeyLength)
+            .Must(key => PlainText.IsPlain(key)).WithMessage($"Idempotency-Key {PlainText.Rule}")
+            .When(c => c.IdempotencyKey is not null)
+            .OverridePropertyName(PlaceOrderEndpoint.IdempotencyKeyHeader);
     }
 }
 

@@ -8,7 +8,7 @@ using OrdersEs.Domain.Orders;
 namespace OrdersEs.Api.Orders;
 
 /// <summary>Removes the line of one SKU from a placed order (never its last line).</summary>
-public sealed record RemoveLineCommand(string OrderId, string Sku, int? ExpectedVersion, ApiRequestContext Request) : ICommand<OrderVersionResponse>;
+public sealed record RemoveLineCommand(string OrderId, string Sku, IfMatch? IfMatch, ApiRequestContext Request) : ICommand<OrderVersionResponse>;
 
 /// <summary>The SKU in the path follows the SKU rules.</summary>
 public sealed class RemoveLineValidator : AbstractValidator<RemoveLineCommand>
@@ -20,7 +20,7 @@ public sealed class RemoveLineValidator : AbstractValidator<RemoveLineCommand>
 public sealed class RemoveLineHandler(OrderWriter writer) : ICommandHandler<RemoveLineCommand, OrderVersionResponse>
 {
     public ValueTask<OrderVersionResponse> Handle(RemoveLineCommand command, CancellationToken cancellationToken) =>
-        writer.ChangeAsync(command.OrderId, command.ExpectedVersion, command.Request, order => order.RemoveLine(command.Sku), cancellationToken);
+        writer.ChangeAsync(command.OrderId, command.IfMatch, command.Request, order => order.RemoveLine(command.Sku), cancellationToken);
 }
 
 /// <summary><c>DELETE /api/orders/{id}/lines/{sku}</c>.</summary>

@@ -11,7 +11,7 @@ namespace OrdersEs.Api.Orders;
 public sealed record ShipOrderRequest(string? TrackingNumber);
 
 /// <summary>Ships a confirmed order.</summary>
-public sealed record ShipOrderCommand(string OrderId, string? TrackingNumber, int? ExpectedVersion, ApiRequestContext Request) : ICommand<OrderVersionResponse>;
+public sealed record ShipOrderCommand(string OrderId, string? TrackingNumber, IfMatch? IfMatch, ApiRequestContext Request) : ICommand<OrderVersionResponse>;
 
 /// <summary>The tracking number is 1-64 characters.</summary>
 public sealed class ShipOrderValidator : AbstractValidator<ShipOrderCommand>
@@ -23,7 +23,7 @@ public sealed class ShipOrderValidator : AbstractValidator<ShipOrderCommand>
 public sealed class ShipOrderHandler(OrderWriter writer) : ICommandHandler<ShipOrderCommand, OrderVersionResponse>
 {
     public ValueTask<OrderVersionResponse> Handle(ShipOrderCommand command, CancellationToken cancellationToken) =>
-        writer.ChangeAsync(command.OrderId, command.ExpectedVersion, command.Request, order => order.Ship(command.TrackingNumber!), cancellationToken);
+        writer.ChangeAsync(command.OrderId, command.IfMatch, command.Request, order => order.Ship(command.TrackingNumber!), cancellationToken);
 }
 
 /// <summary><c>POST /api/orders/{id}/ship</c>.</summary>
