@@ -36,7 +36,13 @@ public static class DependencyInjection
             options.SerializerOptions.AllowDuplicateProperties = false; // {"id":"a","id":"b"} means nothing certain
             options.SerializerOptions.Converters.Add(new PlainTextJsonConverter());
         });
-        services.Configure<KestrelServerOptions>(options => options.Limits.MaxRequestBodySize = RequestBodyLimit.MaxBytes);
+        services.Configure<KestrelServerOptions>(options =>
+        {
+            options.Limits.MaxRequestBodySize = RequestBodyLimit.MaxBytes;
+            // Header values as Latin-1 (obs-text, RFC 9110 5.5) rather than refused by the server with a bare 400:
+            // the API's own checks then answer a problem naming the header.
+            options.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
+        });
 
         services.AddOptions<AdminOptions>().Bind(configuration.GetSection(AdminOptions.SectionKey));
         services.AddObservability(configuration);

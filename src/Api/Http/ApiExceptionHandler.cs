@@ -27,6 +27,8 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
 
         context.Response.StatusCode = problem.Status ?? StatusCodes.Status500InternalServerError;
         if (problem.Status == StatusCodes.Status503ServiceUnavailable) context.Response.Headers.RetryAfter = "5";
+        // The server will not read a body over the limit, so it closes the connection: say so, or a client reuses it.
+        if (problem.Status == StatusCodes.Status413PayloadTooLarge) context.Response.Headers.Connection = "close";
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem, Exception = exception });
     }
 
