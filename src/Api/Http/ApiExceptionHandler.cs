@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using OrdersEs.Domain.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
+using OrdersEs.Infrastructure.Idempotency;
 
 namespace OrdersEs.Api.Http;
 
@@ -47,6 +48,7 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
             ("ifMatch", precondition.IfMatch), ("actualVersion", precondition.ActualVersion)),
         IdempotencyKeyReusedException reused => ApiProblems.Create(context, ApiProblems.IdempotencyKeyReused, reused.Message),
         IdempotencyInProgressException running => ApiProblems.Create(context, ApiProblems.IdempotencyInProgress, running.Message),
+        IdempotencyClaimLostException lost => ApiProblems.Create(context, ApiProblems.IdempotencyInProgress, lost.Message),
         _ when IsUnavailable(exception) => ApiProblems.Create(context, ApiProblems.Unavailable),
         _ => ApiProblems.Create(context, ApiProblems.Internal),
     };

@@ -47,47 +47,54 @@ public sealed class PlaceOrderValidator : AbstractValidator<PlaceOrderCommand>
     }
 }
 
-/// <summary>Appends <c>OrderPlaced</c>; an <c>Idempotency-Key</c> is claimed first and its answer stored for 24 hours.</summary>
+/// <summary>
+/// Appends <c>OrderPlaced</c>. An <c>Idempotency-Key</c> is claimed first, and its answer (kept 24 hours) is written
+/// in the same transaction as the event, so a crash can never leave an order whose key a retry would place again.
+/// </summary>
 public sealed class PlaceOrderHandler(EventSourcedRepository<Order> orders, IdempotencyStore idempotency, TimeProvider timeProvider)
     : ICommandHandler<PlaceOrderCommand, PlaceOrderResult>
 {
     public async ValueTask<PlaceOrderResult> Handle(PlaceOrderCommand command, CancellationToken cancellationToken)
     {
-        if (command.IdempotencyKey is not { } key) return await PlaceAsync(command, cancellationToken);
+        var id = "ord_" + Guid.CreateVersion7(timeProvider.GetUtcNow()).ToString("N");
+        var order = Order.Place(id, command.CustomerId!, command.Currency!,
+            command.Lines!.Select(l => new OrderLine(l.Sku!, l.Quantity, l.UnitPrice)).ToArray());
+        var result = new PlaceOrderResult(new OrderVersionResponse(order.Id, order.Version), $"/api/orders/{order.Id}", ETags.For(order.Version));
+        var context = command.Request.ToEventContext();
+        if (command.IdempotencyKey is not { } key)
+        {
+            await orders.SaveAsync(order, context, cancellationToken);
+            return result;
+        }
 
         var tenant = command.Request.TenantId;
+        string token;
         switch (await idempotency.ClaimAsync(tenant, key, command.RequestHash, cancellationToken))
         {
             case IdempotencyClaim.Completed completed:
                 return Replay(completed.Response);
             case IdempotencyClaim.BodyMismatch:
                 throw new IdempotencyKeyReusedException(key);
-            case IdempotencyClaim.StillRunning:
+            case IdempotencyClaim.Acquired acquired:
+                token = acquired.Token;
+                break;
+            default:
                 throw new IdempotencyInProgressException(key);
         }
-        PlaceOrderResult result;
+        var answer = new IdempotentResponse(StatusCodes.Status201Created,
+            JsonSerializer.Serialize(result.Order, JsonSerializerOptions.Web), result.Location, result.ETag);
+        var completion = idempotency.Completion(tenant, key, token, answer);
         try
         {
-            result = await PlaceAsync(command, cancellationToken);
+            await orders.SaveAsync(order, context with { Participant = completion }, cancellationToken);
         }
         catch
         {
-            await idempotency.ReleaseAsync(tenant, key, CancellationToken.None);
+            await idempotency.ReleaseAsync(tenant, key, token, CancellationToken.None);
             throw;
         }
-        var body = JsonSerializer.Serialize(result.Order, JsonSerializerOptions.Web);
-        await idempotency.CompleteAsync(tenant, key,
-            new IdempotentResponse(StatusCodes.Status201Created, body, result.Location, result.ETag), CancellationToken.None);
+        if (!completion.Written) await idempotency.CompleteAsync(completion, CancellationToken.None);
         return result;
-    }
-
-    private async ValueTask<PlaceOrderResult> PlaceAsync(PlaceOrderCommand command, CancellationToken cancellationToken)
-    {
-        var id = "ord_" + Guid.CreateVersion7(timeProvider.GetUtcNow()).ToString("N");
-        var order = Order.Place(id, command.CustomerId!, command.Currency!,
-            command.Lines!.Select(l => new OrderLine(l.Sku!, l.Quantity, l.UnitPrice)).ToArray());
-        await orders.SaveAsync(order, command.Request.ToEventContext(), cancellationToken);
-        return new PlaceOrderResult(new OrderVersionResponse(order.Id, order.Version), $"/api/orders/{order.Id}", ETags.For(order.Version));
     }
 
     private static PlaceOrderResult Replay(IdempotentResponse stored) => new(

@@ -1,4 +1,5 @@
 using OrdersEs.Domain.EventSourcing;
+using OrdersEs.Infrastructure.EventStore;
 
 namespace OrdersEs.Infrastructure.EventSourcing;
 
@@ -59,13 +60,19 @@ public static class EventMetadata
     public static readonly IReadOnlyDictionary<string, string> Empty = new Dictionary<string, string>();
 }
 
-/// <summary>What an append knows beyond the events: who asked, for which tenant, and why.</summary>
+/// <summary>
+/// What an append knows beyond the events: who asked, for which tenant, and why (stored as metadata), and a write
+/// that must commit with the events (<see cref="Participant"/>, not stored).
+/// </summary>
 public sealed record EventContext(
     string? TenantId = null,
     string? CorrelationId = null,
     string? CausationId = null,
     IReadOnlyDictionary<string, string>? Extra = null)
 {
+    /// <summary>Runs in the append's transaction where the store has one (see <see cref="IAppendParticipant"/>).</summary>
+    public IAppendParticipant? Participant { get; init; }
+
     public static readonly EventContext None = new();
 
     /// <summary>The metadata object stored with every event of the append.</summary>

@@ -14,8 +14,11 @@ public abstract record IdempotencyClaim
     {
     }
 
-    /// <summary>The caller owns the key: run the request, then <see cref="IdempotencyStore.CompleteAsync"/> or <see cref="IdempotencyStore.ReleaseAsync"/>.</summary>
-    public sealed record Acquired : IdempotencyClaim;
+    /// <summary>
+    /// The caller owns the key under <paramref name="Token"/>: run the request with
+    /// <see cref="IdempotencyStore.Completion"/> in its append, or <see cref="IdempotencyStore.ReleaseAsync"/> it.
+    /// </summary>
+    public sealed record Acquired(string Token) : IdempotencyClaim;
 
     /// <summary>An earlier request with this key and body finished: answer with its response.</summary>
     public sealed record Completed(IdempotentResponse Response) : IdempotencyClaim;
@@ -60,8 +63,9 @@ public sealed class IdempotencyStore(EventStoreDatabase database, TimeProvider t
             await PruneExpiredAsync(cancellationToken);
             while (true)
             {
-                if (await TryInsertClaimAsync(tenantId, key, requestHash, cancellationToken))
-                    return new IdempotencyClaim.Acquired();
+                var token = Guid.NewGuid().ToString("N");
+                if (await TryInsertClaimAsync(tenantId, key, requestHash, token, cancellationToken))
+                    return new IdempotencyClaim.Acquired(token);
                 var row = await FindAsync(tenantId, key, cancellationToken);
                 if (row is null) continue; // the owner released it (its request failed): claim again
                 if (!string.Equals(row.Value.Hash, requestHash, StringComparison.Ordinal))
@@ -79,22 +83,22 @@ public sealed class IdempotencyStore(EventStoreDatabase database, TimeProvider t
         }
     }
 
-    /// <summary>Stores the first response for the key the caller holds.</summary>
-    public async Task CompleteAsync(string? tenantId, string key, IdempotentResponse response, CancellationToken cancellationToken)
+    /// <summary>
+    /// The write that stores <paramref name="response"/> as the key's answer, to pass with the request's append
+    /// (<see cref="EventContext.Participant"/>): the answer then commits with the events or not at all, so a crash
+    /// between them cannot leave events whose key a retry would run again. When the claim is no longer
+    /// <paramref name="token"/>'s (taken over as abandoned), the append is refused with <see cref="IdempotencyClaimLostException"/>.
+    /// </summary>
+    public IdempotentCompletion Completion(string? tenantId, string key, string token, IdempotentResponse response) =>
+        new(this, tenantId, key, token, response);
+
+    /// <summary>Stores the answer outside an append: for stores without transactions, where <see cref="IdempotentCompletion.Written"/> stays false.</summary>
+    public async Task CompleteAsync(IdempotentCompletion completion, CancellationToken cancellationToken)
     {
         try
         {
             await using var connection = await database.OpenConnectionAsync(cancellationToken);
-            await using var command = Command(connection, """
-                UPDATE orderses_idempotency_keys
-                SET status_code = @status, response_body = @body, response_location = @location, response_etag = @etag
-                WHERE tenant_key = @tenant AND idempotency_key = @key
-                """, tenantId, key);
-            Add(command, "@status", response.StatusCode);
-            Add(command, "@body", response.Body);
-            Add(command, "@location", response.Location);
-            Add(command, "@etag", response.ETag);
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            await CompleteAsync(connection, null, completion, cancellationToken);
         }
         catch (DbException e)
         {
@@ -102,15 +106,33 @@ public sealed class IdempotencyStore(EventStoreDatabase database, TimeProvider t
         }
     }
 
+    internal static async Task CompleteAsync(DbConnection connection, DbTransaction? transaction, IdempotentCompletion completion, CancellationToken cancellationToken)
+    {
+        await using var command = Command(connection, """
+            UPDATE orderses_idempotency_keys
+            SET status_code = @status, response_body = @body, response_location = @location, response_etag = @etag
+            WHERE tenant_key = @tenant AND idempotency_key = @key AND claim_token = @token AND status_code IS NULL
+            """, completion.TenantId, completion.Key);
+        command.Transaction = transaction;
+        Add(command, "@token", completion.Token);
+        Add(command, "@status", completion.Response.StatusCode);
+        Add(command, "@body", completion.Response.Body);
+        Add(command, "@location", completion.Response.Location);
+        Add(command, "@etag", completion.Response.ETag);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1) throw new IdempotencyClaimLostException(completion.Key);
+    }
+
     /// <summary>Gives the key up after the request failed without writing, so a retry may run it again.</summary>
-    public async Task ReleaseAsync(string? tenantId, string key, CancellationToken cancellationToken)
+    public async Task ReleaseAsync(string? tenantId, string key, string token, CancellationToken cancellationToken)
     {
         try
         {
             await using var connection = await database.OpenConnectionAsync(cancellationToken);
-            await using var command = Command(connection,
-                "DELETE FROM orderses_idempotency_keys WHERE tenant_key = @tenant AND idempotency_key = @key AND status_code IS NULL",
-                tenantId, key);
+            await using var command = Command(connection, """
+                DELETE FROM orderses_idempotency_keys
+                WHERE tenant_key = @tenant AND idempotency_key = @key AND claim_token = @token AND status_code IS NULL
+                """, tenantId, key);
+            Add(command, "@token", token);
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
         catch (DbException e)
@@ -119,7 +141,7 @@ public sealed class IdempotencyStore(EventStoreDatabase database, TimeProvider t
         }
     }
 
-    private async Task<bool> TryInsertClaimAsync(string? tenantId, string key, string requestHash, CancellationToken cancellationToken)
+    private async Task<bool> TryInsertClaimAsync(string? tenantId, string key, string requestHash, string token, CancellationToken cancellationToken)
     {
         var now = timeProvider.GetUtcNow();
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
@@ -135,11 +157,12 @@ public sealed class IdempotencyStore(EventStoreDatabase database, TimeProvider t
             await expire.ExecuteNonQueryAsync(cancellationToken);
         }
         await using var insert = Command(connection, """
-            INSERT INTO orderses_idempotency_keys (tenant_key, idempotency_key, request_hash, created_at, expires_at)
-            VALUES (@tenant, @key, @hash, @now, @expires)
+            INSERT INTO orderses_idempotency_keys (tenant_key, idempotency_key, request_hash, claim_token, created_at, expires_at)
+            VALUES (@tenant, @key, @hash, @token, @now, @expires)
             ON CONFLICT (tenant_key, idempotency_key) DO NOTHING
             """, tenantId, key);
         Add(insert, "@hash", requestHash);
+        Add(insert, "@token", token);
         insert.Parameters.Add(Timestamp("@now", now));
         insert.Parameters.Add(Timestamp("@expires", now + _options.Retention));
         return await insert.ExecuteNonQueryAsync(cancellationToken) == 1;
@@ -199,3 +222,37 @@ public sealed class IdempotencyStore(EventStoreDatabase database, TimeProvider t
         return parameter;
     }
 }
+
+/// <summary>The answer of an idempotency key, written in the transaction of the request's append (see <see cref="IdempotencyStore.Completion"/>).</summary>
+public sealed class IdempotentCompletion : IAppendParticipant
+{
+    internal IdempotentCompletion(IdempotencyStore store, string? tenantId, string key, string token, IdempotentResponse response)
+    {
+        Store = store;
+        TenantId = tenantId;
+        Key = key;
+        Token = token;
+        Response = response;
+    }
+
+    internal IdempotencyStore Store { get; }
+    internal string? TenantId { get; }
+    internal string Key { get; }
+    internal string Token { get; }
+    public IdempotentResponse Response { get; }
+
+    public bool Written { get; private set; }
+
+    public async Task WriteAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        await IdempotencyStore.CompleteAsync(connection, transaction, this, cancellationToken);
+        Written = true;
+    }
+}
+
+/// <summary>
+/// The key's claim was taken over as abandoned while its request still ran, so this request's append was refused:
+/// the other request's answer is the key's (a 409; a retry replays it).
+/// </summary>
+public sealed class IdempotencyClaimLostException(string key)
+    : Exception($"The claim on Idempotency-Key '{key}' was taken over by a later request; retry to get its answer.");

@@ -42,8 +42,8 @@ public sealed class EfCoreEventStore(
         try
         {
             appended = _database.Provider == DatabaseProvider.PostgreSql
-                ? await PostgresAppend.TryAppendAsync(_database, pending, expectedVersion, cancellationToken)
-                : await SqliteAppend.TryAppendAsync(_database, pending, expectedVersion, cancellationToken);
+                ? await PostgresAppend.TryAppendAsync(_database, pending, expectedVersion, context?.Participant, cancellationToken)
+                : await SqliteAppend.TryAppendAsync(_database, pending, expectedVersion, context?.Participant, cancellationToken);
             if (appended)
             {
                 signal?.NotifyAppended();
@@ -162,7 +162,8 @@ public sealed class EfCoreEventStore(
             LIMIT $3
             """;
 
-        public static async Task<bool> TryAppendAsync(EventStoreDatabase database, StoredEventEnvelope[] pending, int expectedVersion, CancellationToken cancellationToken)
+        public static async Task<bool> TryAppendAsync(EventStoreDatabase database, StoredEventEnvelope[] pending, int expectedVersion,
+            IAppendParticipant? participant, CancellationToken cancellationToken)
         {
             var first = pending[0];
             var count = pending.Length;
@@ -186,7 +187,10 @@ public sealed class EfCoreEventStore(
             }
 
             await using var connection = (NpgsqlConnection)await database.OpenConnectionAsync(cancellationToken);
-            await using var command = new NpgsqlCommand(AppendSql, connection)
+            // Without a participant the statement is its own transaction: one round trip.
+            await using var transaction = participant is null ? null : await connection.BeginTransactionAsync(cancellationToken);
+            if (participant is not null) await participant.WriteAsync(connection, transaction!, cancellationToken);
+            await using var command = new NpgsqlCommand(AppendSql, connection, transaction)
             {
                 Parameters =
                 {
@@ -203,15 +207,19 @@ public sealed class EfCoreEventStore(
                     new NpgsqlParameter<int> { TypedValue = expectedVersion },
                 },
             };
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             var stored = 0;
-            while (await reader.ReadAsync(cancellationToken))
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
             {
-                var index = reader.GetInt32(0) - expectedVersion - 1;
-                pending[index] = pending[index] with { GlobalPosition = reader.GetInt64(1), CommitId = reader.GetInt64(2) };
-                stored++;
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    var index = reader.GetInt32(0) - expectedVersion - 1;
+                    pending[index] = pending[index] with { GlobalPosition = reader.GetInt64(1), CommitId = reader.GetInt64(2) };
+                    stored++;
+                }
             }
-            return stored == count;
+            if (stored != count) return false; // the version check failed: nothing inserted, the participant rolls back
+            if (transaction is not null) await transaction.CommitAsync(cancellationToken);
+            return true;
         }
 
         public static DbCommand ReadAllCommand(DbConnection connection, GlobalCheckpoint after, int limit) =>
@@ -239,7 +247,8 @@ public sealed class EfCoreEventStore(
             LIMIT $limit
             """;
 
-        public static async Task<bool> TryAppendAsync(EventStoreDatabase database, StoredEventEnvelope[] pending, int expectedVersion, CancellationToken cancellationToken)
+        public static async Task<bool> TryAppendAsync(EventStoreDatabase database, StoredEventEnvelope[] pending, int expectedVersion,
+            IAppendParticipant? participant, CancellationToken cancellationToken)
         {
             await using var connection = (SqliteConnection)await database.OpenConnectionAsync(cancellationToken);
             await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
@@ -257,6 +266,7 @@ public sealed class EfCoreEventStore(
                 if (reader.GetInt32(0) != expectedVersion) return false;
                 lastPosition = reader.GetInt64(1);
             }
+            if (participant is not null) await participant.WriteAsync(connection, transaction, cancellationToken);
 
             for (var start = 0; start < pending.Length; start += RowsPerStatement)
             {
