@@ -7,8 +7,9 @@ namespace OrdersEs.Infrastructure.EventSourcing;
 
 /// <summary>
 /// What a payload of one event type must hold, from the serializer's contract and the C# nullability annotations:
-/// every constructor parameter without a default and every <c>required</c> member is required, a non-nullable
-/// member (or collection element) may not be null, and each value has the JSON kind of its type. Built once per type.
+/// every constructor parameter without a default value and every <c>required</c> member must be present (as
+/// pyfly's <c>asdict</c> always writes every field), a non-nullable member or collection element may not be null,
+/// and each value has the JSON kind of its type. Built once per type.
 /// </summary>
 internal sealed class PayloadSchema
 {
