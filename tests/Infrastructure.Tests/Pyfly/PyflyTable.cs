@@ -54,6 +54,29 @@ public sealed class PyflyTable(Func<Task<DbConnection>> open, bool sqlite)
         return connection;
     }
 
+    /// <summary><c>initialize()</c>: pyfly's DDL, the seed's exactly (a table that exists is left as it is).</summary>
+    public async Task InitializeAsync()
+    {
+        await using var connection = await open();
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            CREATE TABLE IF NOT EXISTS pyfly_event_store (
+                event_id        VARCHAR(64) PRIMARY KEY,
+                aggregate_id    VARCHAR(64) NOT NULL,
+                aggregate_type  VARCHAR(255) NOT NULL,
+                sequence        INTEGER NOT NULL,
+                event_type      VARCHAR(255) NOT NULL,
+                payload         TEXT NOT NULL,
+                metadata        TEXT NOT NULL,
+                occurred_at     TIMESTAMP NOT NULL,
+                version         INTEGER NOT NULL,
+                tenant_id       VARCHAR(64) NULL,
+                UNIQUE (aggregate_id, sequence)
+            )
+            """;
+        await command.ExecuteNonQueryAsync();
+    }
+
     /// <summary><c>append(aggregate_id, aggregate_type, events, expected_version=...)</c>; returns the envelopes as written.</summary>
     public async Task<IReadOnlyList<PyflyEnvelope>> AppendAsync(string aggregateId, string aggregateType, IReadOnlyList<PyflyEvent> events, int expectedVersion)
     {
