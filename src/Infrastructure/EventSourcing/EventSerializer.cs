@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 using OrdersEs.Domain.EventSourcing;
 
@@ -23,9 +24,27 @@ public sealed class EventSerializer(EventTypeRegistry registry)
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
         RespectNullableAnnotations = true,
         RespectRequiredConstructorParameters = true,
-        TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(), // PayloadSchema reads the contracts
+        // Set here (not on first use) because PayloadSchema reads the contracts before anything is serialized.
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { LeaveOutComputedMembers } },
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
+
+    /// <summary>
+    /// A payload holds the record's fields, as pyfly's <c>asdict</c> does: a read-only member that no constructor
+    /// parameter sets (<c>OrderLine.Total</c>) is derived, so it is neither written nor expected.
+    /// </summary>
+    private static void LeaveOutComputedMembers(JsonTypeInfo info)
+    {
+        if (info.Kind != JsonTypeInfoKind.Object) return;
+        var parameters = info.Type.GetConstructors().SelectMany(c => c.GetParameters()).Select(p => p.Name)
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
+        for (var i = info.Properties.Count - 1; i >= 0; i--)
+        {
+            var property = info.Properties[i];
+            if (property.Set is null && property.AttributeProvider is System.Reflection.PropertyInfo member && !parameters.Contains(member.Name))
+                info.Properties.RemoveAt(i);
+        }
+    }
 
     public EventTypeRegistry Registry { get; } = registry;
 

@@ -46,6 +46,7 @@ public class EventSerializerTests
         using var document = JsonDocument.Parse(json);
         Assert.Equal("c-1", document.RootElement.GetProperty("customer_id").GetString());
         Assert.Equal(150, document.RootElement.GetProperty("lines")[0].GetProperty("unit_price").GetInt64());
+        Assert.Equal(["sku", "quantity", "unit_price"], document.RootElement.GetProperty("lines")[0].EnumerateObject().Select(p => p.Name)); // no derived total
 
         var envelope = new StoredEventEnvelope
         {
