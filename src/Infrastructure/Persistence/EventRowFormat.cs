@@ -161,8 +161,12 @@ internal static class EventRowFormat
         var root = document.RootElement;
         var isEnvelope = root.ValueKind == JsonValueKind.Object
             && root.TryGetProperty("event_id", out var eventId) && eventId.ValueKind == JsonValueKind.String
-            && eventId.ValueEquals(row.EventId)
-            && RequiredKeys.All(key => root.TryGetProperty(key, out _));
+            && eventId.ValueEquals(row.EventId);
+        foreach (var key in RequiredKeys)
+        {
+            if (!isEnvelope) break;
+            isEnvelope = root.TryGetProperty(key, out _);
+        }
         if (isEnvelope) return document;
         document.Dispose();
         return null;
