@@ -110,7 +110,7 @@ public static class AppendScenario
                 ids[i] = Guid.CreateVersion7().ToString("N");
                 sequences[i] = expectedVersion + i + 1;
                 types[i] = _serializer.TypeNameOf(events[i]);
-                payloads[i] = _serializer.Serialize(events[i]);
+                payloads[i] = PyflyRows.Envelope(ids[i], streamId, "Tally", sequences[i], types[i], _serializer.Serialize(events[i]), "{}", now);
             }
             await using var batch = _dataSource!.CreateBatch();
             batch.BatchCommands.Add(new NpgsqlBatchCommand(RawSchema.InsertEvents)

@@ -117,16 +117,16 @@ public static class HttpScenario
                 var correlation = Guid.NewGuid().ToString("N");
                 var payload = serializer.Serialize(new OrderPlaced(id, body.CustomerId, body.Currency,
                     body.Lines.Select(l => new OrderLine(l.Sku!, l.Quantity, l.UnitPrice)).ToArray()));
+                var eventId = Guid.CreateVersion7().ToString("N");
+                var metadata = $$"""{"correlation_id":"{{correlation}}"}""";
+                var now = DateTime.SpecifyKind(DateTime.UtcNow, DateTimeKind.Unspecified);
                 await using var command = _dataSource.CreateCommand(InsertSql);
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Guid.CreateVersion7().ToString("N") });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = eventId });
                 command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = id });
                 command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = orderPlaced });
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = payload });
-                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = $$"""{"correlation_id":"{{correlation}}"}""" });
-                command.Parameters.Add(new NpgsqlParameter<DateTime>
-                {
-                    TypedValue = DateTime.SpecifyKind(DateTime.UtcNow, DateTimeKind.Unspecified), NpgsqlDbType = NpgsqlDbType.Timestamp,
-                });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = PyflyRows.Envelope(eventId, id, "Order", 1, orderPlaced, payload, metadata, now) });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = metadata });
+                command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = now, NpgsqlDbType = NpgsqlDbType.Timestamp });
                 await command.ExecuteNonQueryAsync(http.RequestAborted);
                 http.Response.Headers.ETag = "\"1\"";
                 http.Response.Headers["X-Correlation-Id"] = correlation;

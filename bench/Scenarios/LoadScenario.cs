@@ -59,7 +59,7 @@ public static class LoadScenario
         await using var reader = await command.ExecuteReaderAsync();
         var tally = new Tally();
         while (await reader.ReadAsync())
-            tally.Replay(JsonSerializer.Deserialize<ItemAdded>(reader.GetString(0), EventSerializer.Options)!);
+            tally.Replay(JsonSerializer.Deserialize<ItemAdded>(PyflyRows.EventPayload(reader.GetString(0)), EventSerializer.Options)!);
         return tally;
     }
 

@@ -279,7 +279,7 @@ public static class OutboxScenario
                 Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
                 Headers = headers,
             };
-            await channel.BasicPublishAsync(_rig.Exchange, row.EventType, mandatory: true, properties, Encoding.UTF8.GetBytes(row.Payload));
+            await channel.BasicPublishAsync(_rig.Exchange, row.EventType, mandatory: true, properties, Encoding.UTF8.GetBytes(PyflyRows.EventPayload(row.Payload)));
         }
 
         public async ValueTask DisposeAsync()

@@ -5,6 +5,7 @@ using FluentValidation;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using OrdersEs.Domain.EventSourcing;
+using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.Idempotency;
 
@@ -12,7 +13,8 @@ namespace OrdersEs.Api.Http;
 
 /// <summary>
 /// The one place failures become RFC 9457 problems: validation and binding errors 400, unknown orders 404,
-/// domain rules and concurrency 409, If-Match 412, body size 413, content type 415, idempotency 422, outages 503.
+/// domain rules and concurrency 409, If-Match 412, body size 413, content type 415, idempotency 422, outages 503,
+/// an undecodable stored event 500 naming the event and the member.
 /// Anything else is a 500 problem without details; no problem ever carries a stack trace.
 /// </summary>
 public sealed partial class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
@@ -49,6 +51,8 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
         IdempotencyKeyReusedException reused => ApiProblems.Create(context, ApiProblems.IdempotencyKeyReused, reused.Message),
         IdempotencyInProgressException running => ApiProblems.Create(context, ApiProblems.IdempotencyInProgress, running.Message),
         IdempotencyClaimLostException lost => ApiProblems.Create(context, ApiProblems.IdempotencyInProgress, lost.Message),
+        // The stream's stored history is the server's problem, not the caller's: say which event and member, and log it.
+        EventDecodingException decoding => ApiProblems.Create(context, ApiProblems.StoredEventUnreadable, decoding.Message),
         _ when IsUnavailable(exception) => ApiProblems.Create(context, ApiProblems.Unavailable),
         _ => ApiProblems.Create(context, ApiProblems.Internal),
     };

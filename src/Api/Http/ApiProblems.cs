@@ -22,6 +22,7 @@ public static class ApiProblems
     public static readonly ProblemKind UnsupportedMediaType = new(Base + "unsupported-media-type", "The request body must be application/json.", StatusCodes.Status415UnsupportedMediaType);
     public static readonly ProblemKind IdempotencyKeyReused = new(Base + "idempotency-key-reused", "The Idempotency-Key was used with another request body.", StatusCodes.Status422UnprocessableEntity);
     public static readonly ProblemKind Unavailable = new(Base + "unavailable", "A backing service is unavailable; retry later.", StatusCodes.Status503ServiceUnavailable);
+    public static readonly ProblemKind StoredEventUnreadable = new(Base + "stored-event-unreadable", "A stored event of this resource cannot be decoded.", StatusCodes.Status500InternalServerError);
     public static readonly ProblemKind Internal = new(Base + "internal", "The server failed to handle the request.", StatusCodes.Status500InternalServerError);
 
     /// <summary>A problem of <paramref name="kind"/> carrying the request's trace id.</summary>

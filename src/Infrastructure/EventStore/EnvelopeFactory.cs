@@ -19,7 +19,9 @@ public sealed class EnvelopeFactory(EventSerializer serializer, TimeProvider tim
         if (context.TenantId is { Length: > MaxIdLength })
             throw new ArgumentException($"Tenant id is longer than {MaxIdLength} characters.", nameof(context));
         var metadata = context.ToMetadata();
-        var occurredAt = timeProvider.GetUtcNow();
+        // Microseconds, as pyfly's datetime and both databases' TIMESTAMP hold it: what is stored is what was returned.
+        var now = timeProvider.GetUtcNow().UtcDateTime;
+        var occurredAt = new DateTimeOffset(now.Ticks - now.Ticks % 10, TimeSpan.Zero);
         var envelopes = new StoredEventEnvelope[events.Count];
         for (var i = 0; i < envelopes.Length; i++)
         {

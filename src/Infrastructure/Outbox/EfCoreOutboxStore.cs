@@ -339,8 +339,18 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
         var messages = new List<OutboxMessage>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            var envelope = reader.IsDBNull(5) ? null : _upcasters.Apply(EventRowReader.Read(reader, first: 5));
-            messages.Add(new OutboxMessage(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetInt32(4), envelope));
+            StoredEventEnvelope? envelope = null;
+            string? unreadable = null;
+            try
+            {
+                envelope = reader.IsDBNull(5) ? null : _upcasters.Apply(EventRowReader.Read(reader, first: 5));
+            }
+            catch (EventDecodingException e)
+            {
+                unreadable = e.Message; // one malformed row must not hold back the batch: it goes to the dead letters
+            }
+            messages.Add(new OutboxMessage(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetInt32(4),
+                envelope, unreadable));
         }
         return messages;
     }

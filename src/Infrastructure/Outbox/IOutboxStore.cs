@@ -2,8 +2,12 @@ using OrdersEs.Infrastructure.EventSourcing;
 
 namespace OrdersEs.Infrastructure.Outbox;
 
-/// <summary>One claimed outbox message: its row id, the event it announces (null when the event row is gone) and the attempts so far.</summary>
-public sealed record OutboxMessage(long Id, string EventId, string AggregateId, int Sequence, int Attempts, StoredEventEnvelope? Envelope);
+/// <summary>
+/// One claimed outbox message: its row id, the event it announces and the attempts so far. The envelope is null when
+/// the event row is gone, or when it cannot be decoded (<paramref name="Unreadable"/> then says why).
+/// </summary>
+public sealed record OutboxMessage(long Id, string EventId, string AggregateId, int Sequence, int Attempts, StoredEventEnvelope? Envelope,
+    string? Unreadable = null);
 
 /// <summary>
 /// Where undelivered messages wait (a table written in the append's transaction, or memory), as the

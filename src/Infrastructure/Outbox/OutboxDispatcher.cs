@@ -160,7 +160,8 @@ public sealed partial class OutboxDispatcher : BackgroundService
         foreach (var (message, error) in round.Failed)
         {
             var attempts = message.Attempts + 1;
-            var reason = error is null ? $"The event {message.EventId} is no longer in pyfly_event_store." : Describe(error);
+            var reason = error is not null ? Describe(error)
+                : message.Unreadable ?? $"The event {message.EventId} is no longer in pyfly_event_store.";
             if (attempts >= _options.MaxAttempts || message.Envelope is null)
             {
                 await _store.DeadLetterAsync(Owner, message.Id, reason, token);

@@ -3,7 +3,7 @@ using OrdersEs.Infrastructure.EventSourcing;
 
 namespace OrdersEs.Infrastructure.Persistence;
 
-/// <summary>Reads <c>pyfly_event_store</c> rows selected by hand-written SQL into envelopes (one column list, one reader).</summary>
+/// <summary>Reads <c>pyfly_event_store</c> rows selected by hand-written SQL into envelopes (one column list, one decoder: <see cref="EventRowFormat"/>).</summary>
 internal static class EventRowReader
 {
     /// <summary>The columns <see cref="Read"/> expects, in order.</summary>
@@ -13,8 +13,11 @@ internal static class EventRowReader
     /// <summary><see cref="Columns"/> qualified by a table alias, for joins.</summary>
     public static string ColumnsOf(string alias) => string.Join(", ", Columns.Split(", ").Select(c => alias + "." + c));
 
-    /// <summary>Reads the envelope whose columns start at <paramref name="first"/>; a commit id, when selected, follows them.</summary>
-    public static StoredEventEnvelope Read(DbDataReader reader, int first = 0, bool withCommitId = false) => new()
+    /// <summary>
+    /// Reads the envelope whose columns start at <paramref name="first"/>, in either row format (<see cref="EventRowFormat"/>);
+    /// a commit id, when selected, follows them.
+    /// </summary>
+    public static StoredEventEnvelope Read(DbDataReader reader, int first = 0, bool withCommitId = false) => EventRowFormat.Decode(new EventRow
     {
         EventId = reader.GetString(first),
         AggregateId = reader.GetString(first + 1),
@@ -22,13 +25,12 @@ internal static class EventRowReader
         Sequence = reader.GetInt32(first + 3),
         EventType = reader.GetString(first + 4),
         Payload = reader.GetString(first + 5),
-        Metadata = EventSerializer.DeserializeMetadata(reader.GetString(first + 6)),
-        OccurredAt = AsUtc(reader.GetDateTime(first + 7)),
-        SchemaVersion = reader.GetInt32(first + 8),
+        Metadata = reader.GetString(first + 6),
+        OccurredAt = reader.GetDateTime(first + 7),
+        Version = reader.GetInt32(first + 8),
         TenantId = reader.IsDBNull(first + 9) ? null : reader.GetString(first + 9),
         GlobalPosition = reader.IsDBNull(first + 10) ? 0 : reader.GetInt64(first + 10),
-        CommitId = withCommitId ? reader.GetInt64(first + 11) : 0,
-    };
+    }, withCommitId ? reader.GetInt64(first + 11) : 0);
 
     /// <summary>The seed's <c>TIMESTAMP</c> columns have no zone: we always write UTC, so we read UTC back.</summary>
     public static DateTimeOffset AsUtc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));

@@ -11,6 +11,7 @@ public sealed class EventRow
     public required string AggregateType { get; init; }
     public int Sequence { get; init; }
     public required string EventType { get; init; }
+    /// <summary>The envelope as JSON (pyfly's format), or in older and hand-written rows the bare event payload: see <see cref="EventRowFormat"/>.</summary>
     public required string Payload { get; init; }
     public required string Metadata { get; init; }
     /// <summary>UTC, stored without a time zone as the seed's <c>TIMESTAMP</c> column is.</summary>

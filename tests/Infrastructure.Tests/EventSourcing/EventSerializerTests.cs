@@ -46,6 +46,7 @@ public class EventSerializerTests
         using var document = JsonDocument.Parse(json);
         Assert.Equal("c-1", document.RootElement.GetProperty("customer_id").GetString());
         Assert.Equal(150, document.RootElement.GetProperty("lines")[0].GetProperty("unit_price").GetInt64());
+        Assert.Equal(["sku", "quantity", "unit_price"], document.RootElement.GetProperty("lines")[0].EnumerateObject().Select(p => p.Name)); // no derived total
 
         var envelope = new StoredEventEnvelope
         {
@@ -67,4 +68,76 @@ public class EventSerializerTests
         Assert.Equal("3", foreign["attempt"]);
         Assert.Empty(EventSerializer.DeserializeMetadata(""));
     }
+
+    // ---- strict decoding: a required member missing or mistyped is an error naming the event and the member
+
+    private static readonly EventSerializer Orders = new(new EventTypeRegistry().RegisterAssembly(typeof(Order).Assembly).Register<WithOptionalMembers>());
+
+    private static StoredEventEnvelope Stored(string eventType, string payload) => new()
+    {
+        EventId = "evt-9", AggregateId = "o-9", AggregateType = "Order", Sequence = 1, EventType = eventType, Payload = payload,
+        OccurredAt = DateTimeOffset.UnixEpoch,
+    };
+
+    private static EventDecodingException Refused(string eventType, string payload) =>
+        Assert.Throws<EventDecodingException>(() => Orders.Deserialize(Stored(eventType, payload)));
+
+    [Theory]
+    [InlineData("""{"order_id":"o-9","customer_id":"c","lines":[]}""", "currency", "is missing")]
+    [InlineData("""{"order_id":"o-9","customer_id":null,"currency":"EUR","lines":[]}""", "customer_id", "is null")]
+    [InlineData("""{"order_id":"o-9","customer_id":"c","currency":"EUR"}""", "lines", "is missing")]
+    [InlineData("""{"order_id":"o-9","customer_id":"c","currency":"EUR","lines":[null]}""", "lines[0]", "is null")]
+    [InlineData("""{"order_id":"o-9","customer_id":"c","currency":"EUR","lines":[{"sku":"A","quantity":1}]}""", "lines[0].unit_price", "is missing")]
+    [InlineData("""{"order_id":"o-9","customer_id":"c","currency":"EUR","lines":[{"sku":"A","quantity":"1","unit_price":5}]}""", "lines[0].quantity", "is a string, expected a number")]
+    [InlineData("""{"order_id":"o-9","customer_id":7,"currency":"EUR","lines":[]}""", "customer_id", "is a number, expected a string")]
+    [InlineData("""{"order_id":"o-9","customer_id":"c","currency":"EUR","lines":{}}""", "lines", "is an object, expected an array")]
+    [InlineData("""{"order_id":"o-9","customer_id":"c","currency":"EUR","lines":[{"sku":"A","quantity":1.5,"unit_price":5}]}""", "lines[0].quantity", "does not fit")]
+    [InlineData("""{"order_id":"o-9","customer_id":"c","currency":"EUR","lines":[{"sku":"A","quantity":3000000000,"unit_price":5}]}""", "lines[0].quantity", "does not fit")]
+    [InlineData("""["o-9"]""", "(the payload)", "is an array, expected an object")]
+    [InlineData("""not json""", "(the payload)", "is not JSON")]
+    public void A_payload_breaking_the_event_record_is_an_EventDecodingException_naming_event_type_and_member(string payload, string member, string problem)
+    {
+        var error = Refused("OrderPlaced", payload);
+        Assert.Equal(("evt-9", "OrderPlaced", "o-9", member), (error.EventId, error.EventType, error.AggregateId, error.Member));
+        Assert.StartsWith(problem, error.Problem);
+        Assert.Contains("evt-9", error.Message);
+        Assert.Contains("OrderPlaced", error.Message);
+        Assert.Contains(member, error.Message);
+    }
+
+    [Fact]
+    public void Members_pyfly_adds_or_a_computed_member_leaves_out_are_accepted()
+    {
+        var placed = Assert.IsType<OrderPlaced>(Orders.Deserialize(Stored("OrderPlaced",
+            """{"order_id": "o-9", "customer_id": "c", "currency": "EUR", "lines": [{"sku": "A", "quantity": 2, "unit_price": 5}], "note": "from pyfly"}""")));
+        Assert.Equal(new OrderLine("A", 2, 5), Assert.Single(placed.Lines));
+    }
+
+    [Fact]
+    public void Nullable_members_may_be_null_and_members_with_a_default_may_be_missing()
+    {
+        var decoded = Assert.IsType<WithOptionalMembers>(Orders.Deserialize(Stored(nameof(WithOptionalMembers), """{"name":"n","note":null}""")));
+        Assert.Equal((null, 3, null), (decoded.Note, decoded.Count, decoded.Tags));
+    }
+
+    [Fact]
+    public void A_nullable_member_without_a_default_must_still_be_present_as_pyfly_s_asdict_always_writes_it()
+    {
+        Assert.Equal("note", Refused(nameof(WithOptionalMembers), """{"name":"n"}""").Member);
+    }
+
+    [Fact]
+    public void A_null_element_of_a_list_of_non_nullable_elements_is_refused()
+    {
+        Assert.Equal("tags[1]", Refused(nameof(WithOptionalMembers), """{"name":"n","note":null,"tags":["a",null]}""").Member);
+    }
+
+    [Fact]
+    public void A_string_where_a_number_is_expected_is_refused_not_converted()
+    {
+        Assert.Equal("how_many", Assert.Throws<EventDecodingException>(() =>
+            TestKernel.Serializer().Deserialize(Stored("ThingHappened", """{"thing_name":"x","how_many":"4"}"""))).Member);
+    }
 }
+
+public sealed record WithOptionalMembers(string Name, string? Note, int Count = 3, IReadOnlyList<string>? Tags = null) : OrdersEs.Domain.EventSourcing.DomainEvent;

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Text.Json;
 using OrdersEs.Domain.EventSourcing;
 using OrdersEs.Infrastructure.Configuration;
 using OrdersEs.Infrastructure.EventSourcing;
@@ -12,7 +11,7 @@ using Xunit;
 
 namespace OrdersEs.Infrastructure.Tests.EventStore;
 
-/// <summary>What the durable stores promise about the tables themselves: the seed's DDL, additive upgrades, foreign writers.</summary>
+/// <summary>What the durable stores promise about the tables themselves: the seed's DDL and additive upgrades (pyfly's rows: <see cref="PyflyTableSharingTests"/>).</summary>
 public abstract class EfCoreSchemaTests : OwnsResources
 {
     protected abstract Task<TestDatabase> CreateDatabaseAsync();
@@ -25,49 +24,11 @@ public abstract class EfCoreSchemaTests : OwnsResources
         await command.ExecuteNonQueryAsync();
     }
 
-    private static async Task<List<object?[]>> QueryAsync(EventStoreDatabase database, string sql)
-    {
-        await using var connection = await database.DataSource.OpenConnectionAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<object?[]>();
-        while (await reader.ReadAsync())
-        {
-            var row = new object?[reader.FieldCount];
-            for (var i = 0; i < row.Length; i++) row[i] = reader.IsDBNull(i) ? null : reader.GetValue(i);
-            rows.Add(row);
-        }
-        return rows;
-    }
-
-    private const string ForeignInsert = """
+    // A row as written before the envelope format (a bare payload), with only the seed's columns.
+    private const string LegacyInsert = """
         INSERT INTO pyfly_event_store (event_id, aggregate_id, aggregate_type, sequence, event_type, payload, metadata, occurred_at, version, tenant_id)
-        VALUES ('{0}', '{1}', 'Counter', {2}, 'ThingHappened', '{{"thing_name": "from-pyfly", "how_many": 4}}', '{{"correlation_id": "py-1", "attempt": 2}}', '2026-03-04 05:06:07.123456', 1, NULL)
+        VALUES ('{0}', '{1}', 'Counter', {2}, 'ThingHappened', '{{"thing_name": "legacy", "how_many": 4}}', '{{}}', '2026-03-04 05:06:07.123456', 1, NULL)
         """;
-
-    [Fact]
-    public async Task A_row_inserted_with_only_the_seed_columns_loads_and_reads_in_order()
-    {
-        var test = Own(await CreateDatabaseAsync());
-        var store = new EfCoreEventStore(test.Database, TestKernel.Envelopes());
-        await store.AppendAsync("ours", "Counter", [new ThingHappened("ours", 1)], 0);
-        await ExecuteAsync(test.Database, string.Format(ForeignInsert, "py-event-1", "theirs", 1));
-        await store.AppendAsync("ours", "Counter", [new ThingHappened("ours", 2)], 1);
-
-        var loaded = Assert.Single(await store.LoadAsync("theirs"));
-        Assert.Equal("from-pyfly", JsonDocument.Parse(loaded.Payload).RootElement.GetProperty("thing_name").GetString());
-        Assert.Equal("py-1", loaded.Metadata[EventMetadata.CorrelationId]);
-        Assert.Equal(new DateTimeOffset(2026, 3, 4, 5, 6, 7, 123, 456, TimeSpan.Zero), loaded.OccurredAt);
-        Assert.True(loaded.GlobalPosition > 0);
-
-        var all = await Settled.ReadAllAsync(store, GlobalCheckpoint.Start, expected: 3);
-        Assert.Equal(["ours", "theirs", "ours"], all.Select(e => e.AggregateId));
-        Assert.Equal(all.Select(e => e.Checkpoint).Order(), all.Select(e => e.Checkpoint));
-
-        var counter = await new EventSourcedRepository<Counter>(store, TestKernel.Serializer(), () => new Counter()).LoadAsync("theirs");
-        Assert.Equal(4, counter!.Total);
-    }
 
     [Fact]
     public async Task An_existing_pyfly_table_is_upgraded_additively_and_its_rows_kept()
@@ -83,8 +44,8 @@ public abstract class EfCoreSchemaTests : OwnsResources
             CREATE TABLE pyfly_snapshots (aggregate_id VARCHAR(64) PRIMARY KEY, aggregate_type VARCHAR(255) NOT NULL,
                 sequence INTEGER NOT NULL, payload TEXT NOT NULL, created_at TIMESTAMP NOT NULL)
             """);
-        await ExecuteAsync(test.Database, string.Format(ForeignInsert, "old-1", "legacy", 1));
-        await ExecuteAsync(test.Database, string.Format(ForeignInsert, "old-2", "legacy", 2));
+        await ExecuteAsync(test.Database, string.Format(LegacyInsert, "old-1", "legacy", 1));
+        await ExecuteAsync(test.Database, string.Format(LegacyInsert, "old-2", "legacy", 2));
         await ExecuteAsync(test.Database, """
             INSERT INTO pyfly_snapshots (aggregate_id, aggregate_type, sequence, payload, created_at)
             VALUES ('legacy', 'Counter', 2, '{"total": 8}', '2026-03-04 05:06:07')
@@ -113,24 +74,6 @@ public abstract class EfCoreSchemaTests : OwnsResources
     }
 
     [Fact]
-    public async Task Columns_hold_snake_case_payload_json_metadata_and_utc_time()
-    {
-        var test = Own(await CreateDatabaseAsync());
-        var time = new FixedTime(new DateTimeOffset(2026, 5, 6, 9, 30, 0, TimeSpan.FromHours(2)));
-        var store = new EfCoreEventStore(test.Database, TestKernel.Envelopes(time));
-        await store.AppendAsync("c-1", "Counter", [new ThingHappened("w", 3)], 0, new EventContext(TenantId: "t-1", CorrelationId: "corr"));
-
-        var row = Assert.Single(await QueryAsync(test.Database, "SELECT payload, metadata, occurred_at, tenant_id, version FROM pyfly_event_store"));
-        Assert.Equal("""{"thing_name":"w","how_many":3}""", row[0]);
-        using var metadata = JsonDocument.Parse((string)row[1]!);
-        Assert.Equal("corr", metadata.RootElement.GetProperty("correlation_id").GetString());
-        Assert.Equal("t-1", metadata.RootElement.GetProperty("tenant_id").GetString());
-        Assert.Equal(new DateTime(2026, 5, 6, 7, 30, 0), Convert.ToDateTime(row[2]));
-        Assert.Equal("t-1", row[3]);
-        Assert.Equal(1, Convert.ToInt32(row[4]));
-    }
-
-    [Fact]
     public async Task A_database_that_cannot_be_reached_raises_EventStoreException_not_a_provider_exception()
     {
         var store = new EfCoreEventStore(Own(new EventStoreDatabase(UnreachableDatabase())), TestKernel.Envelopes());
@@ -147,10 +90,6 @@ public abstract class EfCoreSchemaTests : OwnsResources
     /// <summary>A refused PostgreSQL connection may heal (503); a SQLite file that cannot be opened will not.</summary>
     protected abstract bool UnreachableIsTransient { get; }
 
-    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now.ToUniversalTime();
-    }
 }
 
 public sealed class SqliteSchemaTests : EfCoreSchemaTests

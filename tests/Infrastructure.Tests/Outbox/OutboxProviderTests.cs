@@ -1,8 +1,11 @@
 using System.Data.Common;
+using System.Text.Json.Nodes;
+using OrdersEs.Infrastructure.Configuration;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.EventStore.EfCore;
 using OrdersEs.Infrastructure.Outbox;
 using OrdersEs.Infrastructure.Persistence;
+using OrdersEs.Tests.Pyfly;
 using Xunit;
 using static OrdersEs.Infrastructure.Tests.Outbox.OutboxTestKit;
 
@@ -43,28 +46,51 @@ public abstract class EfCoreOutboxContract : OutboxContract
             () => new EfCoreOutboxStore(Own(new EventStoreDatabase(Database.Connection))));
     }
 
+    private PyflyTable Pyfly() => new(async () => await Database.Database.OpenConnectionAsync(), Database.Connection.Provider == DatabaseProvider.Sqlite);
+
     [Fact]
-    public async Task Row_inserted_with_only_the_seed_columns_gets_an_outbox_message()
+    public async Task An_event_pyfly_appended_gets_an_outbox_message_carrying_its_event_payload_and_metadata()
+    {
+        var setup = await CreateAsync();
+        var written = Assert.Single(await Pyfly().AppendAsync("order-7", "Order", [new PyflyEvent("OrderConfirmed",
+            new JsonObject { ["order_id"] = "order-7" }, DateTimeOffset.UtcNow, new JsonObject { ["correlation_id"] = "py-7" })], 0));
+
+        var message = Assert.Single(await setup.Outbox.ClaimAsync("test", 10, TimeSpan.FromMinutes(1), CancellationToken.None));
+        Assert.Equal((written.EventId, "order-7", 1), (message.EventId, message.AggregateId, message.Sequence));
+        Assert.Equal("OrderConfirmed", message.Envelope!.EventType);
+        Assert.Equal("""{"order_id": "order-7"}""", message.Envelope.Payload);
+        Assert.Equal("py-7", message.Envelope.Metadata["correlation_id"]);
+        Assert.True(message.Envelope.GlobalPosition > 0);
+        await using (var connection = await Database.Database.OpenConnectionAsync())
+        {
+            await using var check = connection.CreateCommand();
+            check.CommandText = $"SELECT o.global_position FROM orderses_outbox o WHERE o.event_id = '{written.EventId}'";
+            Assert.Equal(message.Envelope.GlobalPosition, Convert.ToInt64(await check.ExecuteScalarAsync()));
+        }
+    }
+
+    [Fact]
+    public async Task A_malformed_envelope_row_is_dead_lettered_at_once_with_the_reason_and_the_rest_flows()
     {
         var setup = await CreateAsync();
         await using (var connection = await Database.Database.OpenConnectionAsync())
         {
             await ExecuteAsync(connection, """
                 INSERT INTO pyfly_event_store (event_id, aggregate_id, aggregate_type, sequence, event_type, payload, metadata, occurred_at, version, tenant_id)
-                VALUES ('pyfly-1', 'order-7', 'Order', 1, 'OrderPlaced', '{"amount":5}', '{}', '2025-01-31 12:00:00', 1, NULL)
+                VALUES ('broken-1', 'order-9', 'Order', 1, 'OrderConfirmed', '{"event_id": "broken-1", "aggregate_id": "order-9", "aggregate_type": "Order", "sequence": 1, "event_type": "OrderConfirmed", "payload": {"order_id": "order-9"}, "metadata": {}, "occurred_at": "2026-07-01T10:00:00+00:00", "version": "one"}', '{}', '2026-07-01 10:00:00', 1, NULL)
                 """);
         }
+        var healthy = await setup.Events.AppendAsync(NewId(), "Counter", Things(2), 0);
+        var bus = new RecordingPublisher();
+        await StartAsync(setup, bus);
 
-        var message = Assert.Single(await setup.Outbox.ClaimAsync("test", 10, TimeSpan.FromMinutes(1), CancellationToken.None));
-        Assert.Equal(("pyfly-1", "order-7", 1), (message.EventId, message.AggregateId, message.Sequence));
-        Assert.Equal("OrderPlaced", message.Envelope!.EventType);
-        Assert.True(message.Envelope.GlobalPosition > 0);
-        await using (var connection = await Database.Database.OpenConnectionAsync())
-        {
-            await using var check = connection.CreateCommand();
-            check.CommandText = "SELECT o.global_position FROM orderses_outbox o WHERE o.event_id = 'pyfly-1'";
-            Assert.Equal(message.Envelope.GlobalPosition, Convert.ToInt64(await check.ExecuteScalarAsync()));
-        }
+        await EventuallyAsync(() => bus.Delivered.Count == 2, "the healthy messages delivered");
+        await EventuallyAsync(async () => (await setup.Monitor.GetCountsAsync()).DeadLettered == 1, "a dead letter");
+        var letter = Assert.Single(await setup.Monitor.GetDeadLettersAsync());
+        Assert.Equal(("broken-1", 1), (letter.EventId, letter.Attempts));
+        Assert.Contains("envelope.version", letter.LastError);
+        Assert.DoesNotContain(bus.Attempts, a => a.EventId == "broken-1");
+        Assert.Equal(healthy.Select(e => e.EventId), bus.Delivered.Select(d => d.EventId));
     }
 
     [Fact]

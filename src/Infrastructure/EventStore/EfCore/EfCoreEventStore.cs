@@ -13,8 +13,9 @@ using OrdersEs.Infrastructure.Persistence;
 namespace OrdersEs.Infrastructure.EventStore.EfCore;
 
 /// <summary>
-/// The durable event store on PostgreSQL or SQLite (<c>pyfly_event_store</c>). Reads of one stream go through
-/// EF Core compiled queries; the append and the global read are hand-written SQL, one round trip each on PostgreSQL.
+/// The durable event store on PostgreSQL or SQLite (<c>pyfly_event_store</c>), in pyfly's row format
+/// (<see cref="EventRowFormat"/>). Reads of one stream go through EF Core compiled queries; the append and the
+/// global read are hand-written SQL, one round trip each on PostgreSQL.
 /// </summary>
 public sealed class EfCoreEventStore(
     EventStoreDatabase database, EnvelopeFactory envelopes, UpcasterChain? upcasters = null, EventStoreSignal? signal = null) : IEventStore
@@ -73,7 +74,7 @@ public sealed class EfCoreEventStore(
             await using var db = await _database.CreateContextAsync(cancellationToken);
             var envelopes = new List<StoredEventEnvelope>();
             await foreach (var row in _streamQuery(db, aggregateId, afterSequence).WithCancellation(cancellationToken))
-                envelopes.Add(_upcasters.Apply(ToEnvelope(row)));
+                envelopes.Add(_upcasters.Apply(EventRowFormat.Decode(row)));
             return envelopes;
         }
         catch (DbException e)
@@ -115,21 +116,6 @@ public sealed class EfCoreEventStore(
             throw EventStoreException.From(e, "read a stream version");
         }
     }
-
-    private static StoredEventEnvelope ToEnvelope(EventRow row) => new()
-    {
-        EventId = row.EventId,
-        AggregateId = row.AggregateId,
-        AggregateType = row.AggregateType,
-        Sequence = row.Sequence,
-        EventType = row.EventType,
-        Payload = row.Payload,
-        Metadata = EventSerializer.DeserializeMetadata(row.Metadata),
-        OccurredAt = EventRowReader.AsUtc(row.OccurredAt),
-        SchemaVersion = row.Version,
-        TenantId = row.TenantId,
-        GlobalPosition = row.GlobalPosition ?? 0,
-    };
 
     /// <summary>PostgreSQL: check and insert in one statement (one round trip); the global order is gap-safe by transaction id.</summary>
     private static class PostgresAppend
@@ -180,7 +166,7 @@ public sealed class EfCoreEventStore(
                 eventIds[i] = envelope.EventId;
                 sequences[i] = envelope.Sequence;
                 eventTypes[i] = envelope.EventType;
-                payloads[i] = envelope.Payload;
+                payloads[i] = EventRowFormat.PayloadColumn(envelope);
                 metadata[i] = EventSerializer.SerializeMetadata(envelope.Metadata);
                 occurredAt[i] = EventRowReader.ToColumn(envelope.OccurredAt);
                 versions[i] = envelope.SchemaVersion;
@@ -280,7 +266,7 @@ public sealed class EfCoreEventStore(
                     insert.Parameters.AddWithValue($"$e{i}", envelope.EventId);
                     insert.Parameters.AddWithValue($"$s{i}", envelope.Sequence);
                     insert.Parameters.AddWithValue($"$y{i}", envelope.EventType);
-                    insert.Parameters.AddWithValue($"$p{i}", envelope.Payload);
+                    insert.Parameters.AddWithValue($"$p{i}", EventRowFormat.PayloadColumn(envelope));
                     insert.Parameters.AddWithValue($"$m{i}", EventSerializer.SerializeMetadata(envelope.Metadata));
                     insert.Parameters.AddWithValue($"$o{i}", EventRowReader.ToColumn(envelope.OccurredAt));
                     insert.Parameters.AddWithValue($"$v{i}", envelope.SchemaVersion);
