@@ -17,6 +17,9 @@ public abstract class PoisonEventContract : OwnsResources
     /// <summary>Whether rows can be written behind the store's back (relational stores).</summary>
     protected virtual bool HasTable => true;
 
+    /// <summary>Whether the database refuses NUL characters in text (PostgreSQL).</summary>
+    protected virtual bool RefusesNul => false;
+
     private async Task<ProjectionFixture> FixtureAsync() => Own(await CreateFixtureAsync());
 
     private static FunctionProjection Failing(ProjectionFixture fixture, string name, string poisonAggregate, ConcurrentQueue<string> applied) =>
@@ -193,6 +196,32 @@ public abstract class PoisonEventContract : OwnsResources
         Assert.Equal(["after", "before"], views.Keys.Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public async Task A_value_the_database_refuses_at_the_batch_commit_is_traced_to_its_event_and_can_be_parked()
+    {
+        if (!RefusesNul) Assert.Skip("Only PostgreSQL refuses NUL in a text column.");
+        var fixture = await FixtureAsync();
+        var template = (await fixture.Store.LoadAsync((await fixture.PlaceAsync("template")).Id)).Single();
+        // The request: a customer id with NUL, accepted into the store, refused by orders_view (22021) at the commit.
+        var payload = template.Payload.Replace("\"customer-template\"", "\"A\\u0000B\"", StringComparison.Ordinal)
+            .Replace("\"template\"", "\"ord-nul\"", StringComparison.Ordinal);
+        Assert.Contains("\\u0000", payload);
+        for (var i = 0; i < 5; i++) await fixture.PlaceAsync($"before-{i}");
+        await fixture.InsertForeignRowAsync("evt-nul", "ord-nul", "OrderPlaced", payload);
+        await fixture.PlaceAsync("after");
+        var projection = fixture.OrdersView();
+        var runner = await fixture.StartAsync(projection);
+
+        var failure = await FailureAsync(fixture, projection.Name);
+        Assert.Equal("evt-nul", failure.EventId);
+        Assert.Contains("22021", failure.Error);
+        Assert.Equal(6, (await fixture.ViewsAsync()).Count); // everything before it applied, nothing after
+
+        await runner.SkipAsync("evt-nul", "NUL in customer id", CancellationToken.None);
+        await fixture.CaughtUpAsync(projection);
+        Assert.True((await fixture.ViewsAsync()).ContainsKey("after"));
+    }
+
     /// <summary>The fixture's durable checkpoints, so a second instance reads where the first one stands.</summary>
     private sealed class ProjectionCheckpointStoreOf(ProjectionFixture fixture) : IProjectionCheckpointStore
     {
@@ -220,4 +249,6 @@ public sealed class SqlitePoisonEventTests : PoisonEventContract
 public sealed class PostgresPoisonEventTests : PoisonEventContract
 {
     protected override Task<ProjectionFixture> CreateFixtureAsync() => ProjectionFixture.PostgresAsync();
+
+    protected override bool RefusesNul => true;
 }
