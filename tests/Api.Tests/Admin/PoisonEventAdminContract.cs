@@ -155,6 +155,21 @@ public abstract class PoisonEventAdminContract(ApiDatabase databases) : IAsyncLi
     }
 
     [Fact]
+    public async Task The_skip_endpoint_is_declared_with_its_name_summary_body_and_problems()
+    {
+        var factory = await StartAsync();
+        var document = await (await factory.CreateClient().GetAsync("/openapi/v1.json")).JsonAsync();
+
+        var operation = document.GetProperty("paths").GetProperty("/admin/projections/{name}/skip/{eventId}").GetProperty("post");
+        Assert.Equal("SkipProjectionEvent", operation.GetProperty("operationId").GetString());
+        Assert.False(string.IsNullOrEmpty(operation.GetProperty("summary").GetString()));
+        Assert.True(operation.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _));
+        var responses = operation.GetProperty("responses");
+        foreach (var status in new[] { "200", "400", "401", "404", "409", "503" })
+            Assert.True(responses.TryGetProperty(status, out _), $"SkipProjectionEvent declares {status}");
+    }
+
+    [Fact]
     public async Task Dead_letters_make_readiness_degraded_with_their_count()
     {
         var factory = await StartAsync();
