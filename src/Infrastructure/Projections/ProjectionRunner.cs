@@ -15,20 +15,6 @@ public sealed record ProjectionOptions
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(30);
 }
 
-/// <summary>What a request to park an event came to.</summary>
-public enum SkipResult
-{
-    /// <summary>Parked now; the projection moves on past it.</summary>
-    Skipped,
-    /// <summary>It was parked before; nothing changed.</summary>
-    AlreadySkipped,
-    /// <summary>The projection is not held at that event (not failing, or failing on another one): nothing parked.</summary>
-    NotHeld,
-}
-
-/// <summary>The result of <see cref="ProjectionRunner.SkipAsync"/>: the parked event, or why nothing was parked.</summary>
-public sealed record SkipOutcome(SkipResult Result, SkippedEvent? Skipped, string? Refusal);
-
 /// <summary>
 /// Runs one projection as a hosted service: while it holds the projection's lease it reads the global
 /// order in batches after the checkpoint and applies them in order. A failure is retried from the failed

@@ -12,6 +12,20 @@ public sealed record SkippedEvent(
     string Projection, string EventId, GlobalCheckpoint Checkpoint, string EventType, string AggregateId,
     string? Error, string Reason, DateTimeOffset SkippedAt);
 
+/// <summary>What a request to park an event came to.</summary>
+public enum SkipResult
+{
+    /// <summary>Parked now; the projection moves on past it.</summary>
+    Skipped,
+    /// <summary>It was parked before; nothing changed.</summary>
+    AlreadySkipped,
+    /// <summary>The projection is not held at that event (not failing, or failing on another one): nothing parked.</summary>
+    NotHeld,
+}
+
+/// <summary>The result of <see cref="ProjectionRunner.SkipAsync"/>: the parked event, or why nothing was parked.</summary>
+public sealed record SkipOutcome(SkipResult Result, SkippedEvent? Skipped, string? Refusal);
+
 /// <summary>
 /// The parked events of every projection (<c>orderses_projection_skips</c> in the event database, so every replica's
 /// runner sees what an operator parked through any replica).
