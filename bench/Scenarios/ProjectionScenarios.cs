@@ -130,6 +130,9 @@ public static class ProjectionScenarios
             return reached;
         }
 
+        public Task<GlobalCheckpoint> SkipAsync(StoredEventEnvelope parked, GlobalCheckpoint from, CancellationToken cancellationToken) =>
+            inner.SkipAsync(parked, from, cancellationToken);
+
         public Task ResetAsync(CancellationToken cancellationToken) => inner.ResetAsync(cancellationToken);
     }
 }

@@ -2,21 +2,27 @@ using System.Text.Json.Serialization;
 using FluentValidation;
 using Mediator;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
 using OrdersEs.Api.Admin;
 using OrdersEs.Api.Http;
 using OrdersEs.Api.Operations;
 using OrdersEs.Api.Orders;
 using OrdersEs.Api.Pipeline;
+using OrdersEs.Infrastructure.Configuration;
 
 namespace OrdersEs.Api;
 
 /// <summary>The Api layer's registrations and its HTTP pipeline.</summary>
 public static class DependencyInjection
 {
-    /// <summary>Mediator with its validation and logging pipeline, problem details, OpenAPI, limits, the admin options and OTLP export.</summary>
+    /// <summary>
+    /// Mediator with its validation and logging pipeline, problem details, OpenAPI, limits, the admin options and OTLP export.
+    /// Throws <see cref="ConfigurationException"/> when event sourcing is not enabled: the service keeps its orders as events.
+    /// </summary>
     public static IServiceCollection AddApi(this IServiceCollection services, IConfiguration configuration)
     {
+        RequireEventSourcing(configuration);
         services.AddMediator((MediatorOptions options) =>
         {
             options.ServiceLifetime = ServiceLifetime.Singleton;
@@ -72,6 +78,35 @@ public static class DependencyInjection
         app.MapAdmin();
         app.MapOperations();
         return app;
+    }
+
+    /// <summary>
+    /// Runs the options validations that would otherwise first run when the host starts, so a bad value stops
+    /// start-up as a <see cref="ConfigurationException"/> or <see cref="OptionsValidationException"/> naming its key.
+    /// </summary>
+    public static WebApplication ValidateConfiguration(this WebApplication app)
+    {
+        app.Services.GetService<IStartupValidator>()?.Validate();
+        return app;
+    }
+
+    // With the module disabled nothing would store an order; AddProjection's read model would fail in DI instead.
+    private static void RequireEventSourcing(IConfiguration configuration)
+    {
+        const string why = "this service keeps its orders as events and cannot run without event sourcing";
+        const string accepted = "true";
+        var value = configuration[EventSourcingOptions.EnabledKey];
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            var contentRoot = configuration[HostDefaults.ContentRootKey] ?? Environment.CurrentDirectory;
+            var settingsFile = Path.Combine(contentRoot, "appsettings.json");
+            throw ConfigurationException.NotSet(EventSourcingOptions.EnabledKey,
+                File.Exists(settingsFile) ? why : $"{why}, and no {settingsFile} was found (start the service from its folder, or set PYFLY__EVENTSOURCING__ENABLED=true)",
+                accepted);
+        }
+        // Any other value than a boolean is reported by AddEventSourcing, with the values it accepts.
+        if (bool.TryParse(value.Trim(), out var enabled) && !enabled)
+            throw new ConfigurationException(EventSourcingOptions.EnabledKey, value, why, accepted);
     }
 
     private static OpenApiParameter HeaderParameter(string name, string description) => new()

@@ -35,12 +35,14 @@ public static class DependencyInjection
 {
     /// <summary>
     /// Registers event sourcing as configured under <c>pyfly:eventsourcing</c>. With <c>enabled</c> false (the default)
-    /// it registers nothing at all, as pyfly does. Bad values stop start-up (<c>ValidateOnStart</c>) naming the key.
+    /// it registers nothing at all, as pyfly does. Values of the wrong type throw <see cref="ConfigurationException"/> here;
+    /// values that cannot work stop start-up (<c>ValidateOnStart</c>); both name the key.
     /// </summary>
     /// <param name="eventAssemblies">Assemblies whose concrete <see cref="DomainEvent"/> types are registered by name.</param>
     public static IServiceCollection AddEventSourcing(this IServiceCollection services, IConfiguration configuration, params Assembly[] eventAssemblies)
     {
         if (!IsEnabled(configuration)) return services;
+        ConfigurationValues.EnsureConvertible<EventSourcingOptions>(configuration, EventSourcingOptions.SectionKey, name => name.ToLowerInvariant());
 
         services.AddOptions<EventSourcingOptions>()
             .Bind(configuration.GetSection(EventSourcingOptions.SectionKey))
@@ -102,7 +104,7 @@ public static class DependencyInjection
                 StoreProvider.EfCore => new EfCoreSnapshotStore(provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Snapshots)),
                 _ => new InMemorySnapshotStore(),
             });
-        AddProjectionInfrastructure(services);
+        AddProjectionInfrastructure(services, configuration);
         services.AddOutbox(configuration);
         AddOperationalServices(services);
         return services;
@@ -123,13 +125,19 @@ public static class DependencyInjection
             provider.GetRequiredService<ProjectionMonitor>(),
             provider.GetRequiredService<ProjectionOptions>(),
             provider.GetRequiredService<TimeProvider>(),
-            provider.GetService<ILogger<ProjectionRunner>>()));
+            provider.GetService<ILogger<ProjectionRunner>>(),
+            provider.GetRequiredService<IProjectionSkipStore>()));
         return services;
     }
 
-    private static void AddProjectionInfrastructure(IServiceCollection services)
+    private static void AddProjectionInfrastructure(IServiceCollection services, IConfiguration configuration)
     {
         services.TryAddSingleton(new ProjectionOptions());
+        ConfigurationValues.EnsureConvertible<ProjectionHealthOptions>(configuration, ProjectionHealthOptions.SectionKey);
+        services.AddOptions<ProjectionHealthOptions>().Bind(configuration.GetSection(ProjectionHealthOptions.SectionKey)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProjectionHealthOptions>, ProjectionHealthOptionsValidator>());
+        // Parked events live beside the checkpoints (in memory mode: the private SQLite database of the read model).
+        services.TryAddSingleton<IProjectionSkipStore>(provider => new EfCoreProjectionSkipStore(provider.GetRequiredService<EventStoreDatabase>()));
         services.AddSingleton<ProjectionMonitor>();
         services.AddSingleton<EfCoreCheckpointStore>();
         services.AddSingleton<IProjectionLease>(provider =>
@@ -160,6 +168,13 @@ public static class DependencyInjection
                 databases.Add(provider.GetRequiredKeyedService<EventStoreDatabase>(EventStoreDatabaseKeys.Snapshots));
             return new DatabaseHealthCheck(databases.Distinct().ToArray());
         }, HealthStatus.Unhealthy, [ReadyTag], TimeSpan.FromSeconds(5)));
+        // Degraded, never Unhealthy: a stuck projection or a dead letter needs an operator, not a restart or less traffic.
+        services.AddHealthChecks()
+            .Add(new HealthCheckRegistration(ProjectionHealthCheck.Name, provider => new ProjectionHealthCheck(
+                provider.GetRequiredService<ProjectionMonitor>(), provider.GetRequiredService<IOptions<ProjectionHealthOptions>>(),
+                provider.GetRequiredService<TimeProvider>()), HealthStatus.Degraded, [ReadyTag], TimeSpan.FromSeconds(5)))
+            .Add(new HealthCheckRegistration(OutboxHealthCheck.Name, provider => new OutboxHealthCheck(
+                provider.GetRequiredService<IOutboxMonitor>()), HealthStatus.Degraded, [ReadyTag], TimeSpan.FromSeconds(5)));
     }
 
     /// <summary>The health-check tag of readiness checks (<c>/health/ready</c>).</summary>

@@ -16,6 +16,7 @@ public static class ApiProblems
     public static readonly ProblemKind NotFound = new(Base + "not-found", "The resource does not exist.", StatusCodes.Status404NotFound);
     public static readonly ProblemKind OrderRule = new(Base + "order-rule", "The order's state does not allow this.", StatusCodes.Status409Conflict);
     public static readonly ProblemKind Concurrency = new(Base + "concurrency", "The order was changed by another request.", StatusCodes.Status409Conflict);
+    public static readonly ProblemKind ProjectionNotHeld = new(Base + "projection-not-held", "The projection is not held at that event.", StatusCodes.Status409Conflict);
     public static readonly ProblemKind IdempotencyInProgress = new(Base + "idempotency-in-progress", "A request with this Idempotency-Key is still running.", StatusCodes.Status409Conflict);
     public static readonly ProblemKind PreconditionFailed = new(Base + "precondition-failed", "If-Match does not match the order's version.", StatusCodes.Status412PreconditionFailed);
     public static readonly ProblemKind PayloadTooLarge = new(Base + "payload-too-large", "The request body is too large.", StatusCodes.Status413PayloadTooLarge);

@@ -1,6 +1,7 @@
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using OrdersEs.Infrastructure.Configuration;
 using OrdersEs.Infrastructure.Diagnostics;
 
 namespace OrdersEs.Api.Operations;
@@ -15,7 +16,11 @@ public static class Observability
 
     public static IServiceCollection AddObservability(this IServiceCollection services, IConfiguration configuration)
     {
-        if (string.IsNullOrWhiteSpace(configuration[EndpointKey])) return services;
+        var endpoint = configuration[EndpointKey];
+        if (string.IsNullOrWhiteSpace(endpoint)) return services;
+        // Checked here so a malformed endpoint stops start-up naming its key, not later inside the exporter.
+        if (!Uri.TryCreate(endpoint.Trim(), UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            throw new ConfigurationException(EndpointKey, endpoint, "not an http or https URL", "an OTLP collector URL such as http://localhost:4317");
         // The exporter reads the endpoint, protocol and headers from the standard OTEL_* settings itself.
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(configuration["OTEL_SERVICE_NAME"] ?? OrdersEsTelemetry.Name))

@@ -1,4 +1,6 @@
+using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace OrdersEs.Api.Operations;
 
@@ -9,7 +11,13 @@ public static class OperationsEndpoints
     {
         // Liveness runs no check: it answers while the process can serve HTTP at all.
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(OrdersEs.Infrastructure.DependencyInjection.ReadyTag) });
+        // Readiness: 503 when a check is Unhealthy; Degraded (a stuck projection, dead letters) is still 200, and the
+        // JSON body says which check and why.
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(OrdersEs.Infrastructure.DependencyInjection.ReadyTag),
+            ResponseWriter = WriteReportAsync,
+        });
         app.MapOpenApi();
         app.UseSwaggerUI(options =>
         {
@@ -17,5 +25,17 @@ public static class OperationsEndpoints
             options.DocumentTitle = "OrdersEs API";
         });
         return app;
+    }
+
+    /// <summary><c>{"status":"Degraded","checks":{"projections":{"status":"Degraded","description":"..."},...}}</c>.</summary>
+    private static Task WriteReportAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        var body = new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
+        };
+        return JsonSerializer.SerializeAsync(context.Response.Body, body, cancellationToken: context.RequestAborted);
     }
 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
+using OrdersEs.Infrastructure.Configuration;
 
 namespace OrdersEs.Infrastructure.Messaging;
 
@@ -15,7 +16,7 @@ public static class MessagingServiceCollectionExtensions
     /// <summary>
     /// <c>memory</c> (default): <see cref="InMemoryEventPublisher"/>; <c>rabbitmq</c>: <see cref="RabbitMqEventPublisher"/>
     /// on <c>pyfly:eda:rabbitmq:url</c>; <c>none</c>: no <see cref="IEventPublisher"/> and no <see cref="EventSourcingPublisher"/>.
-    /// An unknown provider or a malformed URL throws <see cref="InvalidOperationException"/> here, stopping start-up.
+    /// An unknown provider, a malformed URL or a blank destination throws <see cref="ConfigurationException"/> here, stopping start-up.
     /// </summary>
     public static IServiceCollection AddEventBus(this IServiceCollection services, IConfiguration configuration)
     {
@@ -39,15 +40,15 @@ public static class MessagingServiceCollectionExtensions
             case "none":
                 return services;
             default:
-                throw new InvalidOperationException(
-                    $"Configuration key '{ProviderKey}' has the value '{provider}'; accepted values: memory, rabbitmq, none.");
+                throw new ConfigurationException(ProviderKey, RabbitMqOptions.Redact(provider!), "unknown event bus provider",
+                    "memory, rabbitmq, none (case-insensitive; default memory)");
         }
 
         var destination = configuration[EventSourcingPublisher.DestinationKey];
         if (destination is not null && string.IsNullOrWhiteSpace(destination))
         {
-            throw new InvalidOperationException(
-                $"Configuration key '{EventSourcingPublisher.DestinationKey}' is empty; set an exchange name or remove it for the default '{EventSourcingPublisher.DefaultDestination}'.");
+            throw new ConfigurationException(EventSourcingPublisher.DestinationKey, destination, "the exchange name is blank",
+                $"an exchange name, or no value at all for the default '{EventSourcingPublisher.DefaultDestination}'");
         }
         var resolvedDestination = destination?.Trim() ?? EventSourcingPublisher.DefaultDestination;
         services.TryAddSingleton(sp => new EventSourcingPublisher(sp.GetRequiredService<IEventPublisher>(), resolvedDestination));

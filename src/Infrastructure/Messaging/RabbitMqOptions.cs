@@ -33,7 +33,7 @@ public sealed record RabbitMqOptions
     /// <summary>The URL without its user information, safe for logs and exception messages.</summary>
     public string DisplayUrl => $"{Url.Scheme}://{Url.Host}:{(Url.IsDefaultPort ? (Url.Scheme == "amqps" ? 5671 : 5672) : Url.Port)}{Url.AbsolutePath}";
 
-    /// <summary>Parses a broker URL; a malformed one throws naming <paramref name="key"/>, with any password masked.</summary>
+    /// <summary>Parses a broker URL; a malformed one throws <see cref="ConfigurationException"/> naming <paramref name="key"/>, with any password masked.</summary>
     public static RabbitMqOptions FromUrl(string url, string key = UrlKey)
     {
         ArgumentNullException.ThrowIfNull(url);
@@ -53,9 +53,8 @@ public sealed record RabbitMqOptions
             }
         }
 
-        throw new InvalidOperationException(
-            $"Configuration key '{key}' has the value '{Redact(url)}', which is not a RabbitMQ URL; " +
-            "accepted: amqp://user:password@host:port/vhost or amqps://user:password@host:port/vhost.");
+        throw new ConfigurationException(key, Redact(url), "not a RabbitMQ URL",
+            "amqp://user:password@host:port/vhost or amqps://user:password@host:port/vhost");
     }
 
     /// <summary>

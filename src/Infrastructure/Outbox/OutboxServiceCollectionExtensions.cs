@@ -23,6 +23,7 @@ internal static class OutboxServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddOutbox(this IServiceCollection services, IConfiguration configuration)
     {
+        ConfigurationValues.EnsureConvertible<OutboxOptions>(configuration, OutboxOptions.SectionKey);
         services.AddOptions<OutboxOptions>().Bind(configuration.GetSection(OutboxOptions.SectionKey)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OutboxOptions>, OutboxOptionsValidator>());
         services.TryAddSingleton(provider => new InMemoryOutbox(provider.GetRequiredService<TimeProvider>()));

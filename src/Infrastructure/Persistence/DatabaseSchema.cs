@@ -66,6 +66,21 @@ internal static class DatabaseSchema
             updated_at TIMESTAMP NOT NULL
         )
         """,
+        // Events an operator parked for one projection (POST /admin/projections/{name}/skip/{eventId}): when and why.
+        """
+        CREATE TABLE IF NOT EXISTS orderses_projection_skips (
+            projection VARCHAR(200) NOT NULL,
+            event_id VARCHAR(64) NOT NULL,
+            commit_id BIGINT NOT NULL DEFAULT 0,
+            position BIGINT NOT NULL,
+            event_type VARCHAR(255) NOT NULL,
+            aggregate_id VARCHAR(64) NOT NULL,
+            error TEXT NULL,
+            reason TEXT NOT NULL,
+            skipped_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (projection, event_id)
+        )
+        """,
         "CREATE INDEX IF NOT EXISTS orders_view_tenant_status_idx ON orders_view (tenant_id, status, placed_at)",
         "CREATE INDEX IF NOT EXISTS orders_view_tenant_customer_idx ON orders_view (tenant_id, customer_id, placed_at)",
     ];

@@ -63,6 +63,14 @@ public abstract class EfCoreProjection(EventStoreDatabase database, EfCoreCheckp
         return reached;
     }
 
+    public async Task<GlobalCheckpoint> SkipAsync(StoredEventEnvelope parked, GlobalCheckpoint from, CancellationToken cancellationToken)
+    {
+        await using var db = await database.CreateContextAsync(cancellationToken);
+        if (!await checkpoints.TryAdvanceAsync(db, Name, from, parked.Checkpoint, cancellationToken))
+            throw new CheckpointMovedException(Name);
+        return parked.Checkpoint;
+    }
+
     public async Task ResetAsync(CancellationToken cancellationToken)
     {
         await using var db = await database.CreateContextAsync(cancellationToken);

@@ -39,6 +39,12 @@ public sealed class FunctionProjection(
         return reached;
     }
 
+    public async Task<GlobalCheckpoint> SkipAsync(StoredEventEnvelope parked, GlobalCheckpoint from, CancellationToken cancellationToken)
+    {
+        await AdvanceAsync(from, parked.Checkpoint, cancellationToken);
+        return parked.Checkpoint;
+    }
+
     public async Task ResetAsync(CancellationToken cancellationToken)
     {
         if (reset is not null) await reset(cancellationToken);

@@ -21,6 +21,12 @@ public interface IProjection
     /// </summary>
     Task<GlobalCheckpoint> ApplyAsync(IReadOnlyList<StoredEventEnvelope> batch, GlobalCheckpoint from, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Moves the checkpoint from <paramref name="from"/> past <paramref name="parked"/> (the event right after it) without
+    /// applying it: an operator parked that event. Throws <see cref="CheckpointMovedException"/> like <see cref="ApplyAsync"/>.
+    /// </summary>
+    Task<GlobalCheckpoint> SkipAsync(StoredEventEnvelope parked, GlobalCheckpoint from, CancellationToken cancellationToken);
+
     /// <summary>Clears the read model and puts the checkpoint back before the first event.</summary>
     Task ResetAsync(CancellationToken cancellationToken);
 }

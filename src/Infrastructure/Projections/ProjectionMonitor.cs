@@ -4,11 +4,52 @@ using OrdersEs.Infrastructure.EventSourcing;
 namespace OrdersEs.Infrastructure.Projections;
 
 /// <summary>What operators see of one projection in this instance.</summary>
-public sealed record ProjectionStatus(string Name, GlobalCheckpoint Checkpoint, bool Active, string? LastError, DateTimeOffset? LastProgressAt);
+public sealed record ProjectionStatus(string Name, GlobalCheckpoint Checkpoint, bool Active, string? LastError, DateTimeOffset? LastProgressAt)
+{
+    /// <summary>The failure this instance is retrying, while it runs the projection and has not got past it; else null.</summary>
+    public ProjectionFailure? Failure { get; init; }
+}
 
 /// <summary>
-/// Status of the projections run by this instance, a progress signal that read-your-writes waits on,
-/// and the rebuild requests the admin API makes.
+/// A projection held at one place: the event it cannot apply (null fields when the failure came before an event
+/// was known, such as a read that failed), the last error, and since when and how often it was tried.
+/// </summary>
+public sealed record ProjectionFailure(
+    string? EventId, GlobalCheckpoint? Checkpoint, string? EventType, string? AggregateId,
+    string Error, int Attempts, DateTimeOffset FailingSince, DateTimeOffset LastAttemptAt)
+{
+    /// <summary>Longest error text kept: enough for any real message, bounded for the admin view and the health report.</summary>
+    public const int MaxErrorLength = 2000;
+
+    /// <summary>
+    /// The text shown for <paramref name="error"/>: the innermost exception (a wrapper's message often just says "see the
+    /// inner exception"), control characters replaced, so it is safe in any column, log line or JSON document.
+    /// </summary>
+    public static string Describe(Exception error)
+    {
+        var root = error.GetBaseException();
+        return Clean($"{root.GetType().Name}: {root.Message}", MaxErrorLength);
+    }
+
+    /// <summary>
+    /// <paramref name="text"/> cut to <paramref name="maxLength"/>, with control characters and unpaired surrogates
+    /// replaced by U+FFFD: PostgreSQL's text columns refuse NUL and cannot encode a lone surrogate.
+    /// </summary>
+    public static string Clean(string text, int maxLength)
+    {
+        var chars = (text.Length > maxLength ? text[..maxLength] : text).ToCharArray();
+        for (var i = 0; i < chars.Length; i++)
+        {
+            if (char.IsHighSurrogate(chars[i]) && i + 1 < chars.Length && char.IsLowSurrogate(chars[i + 1])) i++;
+            else if (char.IsControl(chars[i]) || char.IsSurrogate(chars[i])) chars[i] = '\uFFFD';
+        }
+        return new string(chars);
+    }
+}
+
+/// <summary>
+/// Status of the projections run by this instance (with the failure each is retrying), a progress signal that
+/// read-your-writes waits on, and the rebuild and park requests the admin API makes.
 /// </summary>
 public sealed class ProjectionMonitor(TimeProvider timeProvider)
 {
@@ -31,6 +72,36 @@ public sealed class ProjectionMonitor(TimeProvider timeProvider)
 
     internal void Update(string name, Func<ProjectionStatus, ProjectionStatus> change) =>
         _statuses.AddOrUpdate(name, n => change(new ProjectionStatus(n, GlobalCheckpoint.Start, false, null, null)), (_, s) => change(s));
+
+    /// <summary>
+    /// Records a failed attempt: on the event already failing (or on an unknown one, when no event was known) the
+    /// attempts go up and the time it started failing stays; on another event a new failure starts.
+    /// </summary>
+    internal void ReportFailure(string name, StoredEventEnvelope? failed, string error)
+    {
+        var now = timeProvider.GetUtcNow();
+        Update(name, s =>
+        {
+            var current = s.Failure;
+            var same = current is not null && (failed is null || current.EventId is null || current.EventId == failed.EventId);
+            var failure = same
+                ? current! with
+                {
+                    EventId = failed?.EventId ?? current!.EventId,
+                    Checkpoint = failed?.Checkpoint ?? current!.Checkpoint,
+                    EventType = failed?.EventType ?? current!.EventType,
+                    AggregateId = failed?.AggregateId ?? current!.AggregateId,
+                    Error = error,
+                    Attempts = current!.Attempts + 1,
+                    LastAttemptAt = now,
+                }
+                : new ProjectionFailure(failed?.EventId, failed?.Checkpoint, failed?.EventType, failed?.AggregateId, error, 1, now, now);
+            return s with { Failure = failure };
+        });
+    }
+
+    /// <summary>The projection got past its failure (applied, skipped, rebuilt) or this instance stopped running it.</summary>
+    internal void ClearFailure(string name) => Update(name, s => s.Failure is null ? s : s with { Failure = null });
 
     internal void ReportProgress(string name, GlobalCheckpoint checkpoint)
     {
@@ -78,6 +149,14 @@ public sealed class ProjectionMonitor(TimeProvider timeProvider)
         await runner.RebuildAsync(cancellationToken);
         return true;
     }
+
+    /// <summary>Parks <paramref name="eventId"/> for the projection (see <see cref="ProjectionRunner.SkipAsync"/>); null for an unknown name.</summary>
+    public async Task<SkipOutcome?> SkipAsync(string name, string eventId, string reason, CancellationToken cancellationToken) =>
+        _runners.TryGetValue(name, out var runner) ? await runner.SkipAsync(eventId, reason, cancellationToken) : null;
+
+    /// <summary>The events parked for the projection, most recent first; empty for an unknown name.</summary>
+    public async Task<IReadOnlyList<SkippedEvent>> SkippedAsync(string name, int limit, CancellationToken cancellationToken) =>
+        _runners.TryGetValue(name, out var runner) ? await runner.Skips.ListAsync(name, limit, cancellationToken) : [];
 
     private static TaskCompletionSource NewSource() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

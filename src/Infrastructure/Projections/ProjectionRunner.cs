@@ -18,7 +18,9 @@ public sealed record ProjectionOptions
 /// <summary>
 /// Runs one projection as a hosted service: while it holds the projection's lease it reads the global
 /// order in batches after the checkpoint and applies them in order. A failure is retried from the failed
-/// event with exponential backoff (logged once per step), so no event is ever skipped.
+/// event with exponential backoff (logged once per step), so no event is ever skipped on its own: only an
+/// event an operator parked (<see cref="IProjectionSkipStore"/>) is passed over, and the failure is reported
+/// to the <see cref="ProjectionMonitor"/> meanwhile.
 /// </summary>
 public sealed partial class ProjectionRunner : BackgroundService
 {
@@ -29,7 +31,13 @@ public sealed partial class ProjectionRunner : BackgroundService
     private readonly ProjectionOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly IProjectionSkipStore _skips;
     private volatile bool _reload;
+    // Set when an operator parks an event here, or after a failure: the parked ids are read again before the next attempt.
+    private volatile bool _reloadSkips;
+    private IReadOnlySet<string> _skipped = new HashSet<string>();
+    // Completed to cut the backoff after a failure short (an operator parked the failing event through this instance).
+    private TaskCompletionSource _retryNow = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ProjectionRunner(
         IProjection projection,
@@ -39,7 +47,8 @@ public sealed partial class ProjectionRunner : BackgroundService
         ProjectionMonitor monitor,
         ProjectionOptions? options = null,
         TimeProvider? timeProvider = null,
-        ILogger<ProjectionRunner>? logger = null)
+        ILogger<ProjectionRunner>? logger = null,
+        IProjectionSkipStore? skips = null)
     {
         Projection = projection;
         _store = store;
@@ -49,10 +58,14 @@ public sealed partial class ProjectionRunner : BackgroundService
         _options = options ?? new ProjectionOptions();
         _timeProvider = timeProvider ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        _skips = skips ?? new InMemoryProjectionSkipStore();
         monitor.Register(this);
     }
 
     public IProjection Projection { get; }
+
+    /// <summary>Where this projection's parked events are kept.</summary>
+    public IProjectionSkipStore Skips => _skips;
 
     /// <summary>Clears the read model and its checkpoint; the runner holding the lease replays from the first event.</summary>
     public async Task RebuildAsync(CancellationToken cancellationToken)
@@ -61,6 +74,43 @@ public sealed partial class ProjectionRunner : BackgroundService
         _reload = true;
         _signal.Notify();
         LogRebuild(Projection.Name);
+    }
+
+    /// <summary>
+    /// Parks <paramref name="eventId"/> so the projection moves on without it. Only the event the projection is held at
+    /// can be parked: the one this instance is failing on, or (where another replica runs it) the event right after
+    /// the durable checkpoint. Asking again for an event already parked changes nothing.
+    /// </summary>
+    public async Task<SkipOutcome> SkipAsync(string eventId, string reason, CancellationToken cancellationToken)
+    {
+        if (await _skips.FindAsync(Projection.Name, eventId, cancellationToken) is { } already)
+            return new SkipOutcome(SkipResult.AlreadySkipped, already, null);
+
+        var status = _monitor.Find(Projection.Name);
+        var failure = status?.Failure;
+        if (status is { Active: true } && failure is null)
+            return new SkipOutcome(SkipResult.NotHeld, null, $"Projection '{Projection.Name}' is not failing: there is no event to skip.");
+        if (failure?.EventId is { } failingId && failingId != eventId)
+            return new SkipOutcome(SkipResult.NotHeld, null, $"Projection '{Projection.Name}' is failing on event {failingId}, not on {eventId}.");
+
+        var checkpoint = await Projection.LoadCheckpointAsync(cancellationToken);
+        var next = (await _store.ReadAllAsync(checkpoint, 1, cancellationToken)).FirstOrDefault();
+        if (next is null || next.EventId != eventId)
+        {
+            return new SkipOutcome(SkipResult.NotHeld, null, next is null
+                ? $"Projection '{Projection.Name}' has applied every event: {eventId} is not the event it is held at."
+                : $"Projection '{Projection.Name}' is held at event {next.EventId}, not at {eventId}.");
+        }
+
+        var skipped = new SkippedEvent(Projection.Name, next.EventId, next.Checkpoint, next.EventType, next.AggregateId,
+            failure?.Error, reason, _timeProvider.GetUtcNow());
+        if (!await _skips.AddAsync(skipped, cancellationToken))
+            return new SkipOutcome(SkipResult.AlreadySkipped, await _skips.FindAsync(Projection.Name, eventId, cancellationToken), null);
+        LogParked(Projection.Name, next.EventId, next.EventType, next.Checkpoint.ToString(), reason);
+        _reloadSkips = true;
+        _retryNow.TrySetResult();
+        _signal.Notify();
+        return new SkipOutcome(SkipResult.Skipped, skipped, null);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -89,7 +139,8 @@ public sealed partial class ProjectionRunner : BackgroundService
                 }
                 finally
                 {
-                    _monitor.Update(Projection.Name, s => s with { Active = false });
+                    // Another instance may run it now: what this one saw of a failure is no longer current.
+                    _monitor.Update(Projection.Name, s => s with { Active = false, Failure = null });
                 }
             }
         }
@@ -101,10 +152,16 @@ public sealed partial class ProjectionRunner : BackgroundService
         Task<IReadOnlyList<StoredEventEnvelope>>? readAhead = null;
         var readAheadWake = Task.CompletedTask;
         var failures = 0;
+        // After a batch failed, its events are applied one at a time up to its last one, so the failing event is
+        // found (and named) even when the failure came from the batch's commit rather than from one event.
+        var oneByOneUntil = GlobalCheckpoint.Start;
         // Set while woken but held back: the next short wait before looking again (null: wait for a signal or the poll).
         TimeSpan? recheck = null;
         while (lease.IsHeld && !stoppingToken.IsCancellationRequested)
         {
+            // The one event being applied alone (after a failure): a failure without a named event is its failure.
+            StoredEventEnvelope? alone = null;
+            var lastOfBatch = GlobalCheckpoint.Start;
             try
             {
                 if (checkpoint is null || _reload)
@@ -113,9 +170,15 @@ public sealed partial class ProjectionRunner : BackgroundService
                     Discard(ref readAhead);
                     checkpoint = await Projection.LoadCheckpointAsync(stoppingToken);
                     _monitor.ReportProgress(Projection.Name, checkpoint.Value);
+                    _reloadSkips = true;
+                }
+                if (_reloadSkips)
+                {
+                    _reloadSkips = false;
+                    _skipped = await _skips.LoadEventIdsAsync(Projection.Name, stoppingToken);
                 }
                 // After a failure, go one event at a time so everything before the failing event gets applied.
-                var limit = failures > 0 ? 1 : _options.BatchSize;
+                var limit = failures > 0 || checkpoint.Value < oneByOneUntil ? 1 : _options.BatchSize;
                 // Taken before reading: an append committed after the read wakes the wait below.
                 var wake = readAhead is not null ? readAheadWake : _signal.NextNotification;
                 var batch = readAhead is not null ? await readAhead : await _store.ReadAllAsync(checkpoint.Value, limit, stoppingToken);
@@ -133,16 +196,27 @@ public sealed partial class ProjectionRunner : BackgroundService
                     continue;
                 }
                 recheck = null;
+                if (_skipped.Count > 0 && IndexOfParked(batch) is var parkedAt and >= 0)
+                {
+                    if (parkedAt == 0)
+                    {
+                        checkpoint = await Projection.SkipAsync(batch[0], checkpoint.Value, stoppingToken);
+                        LogSkipped(Projection.Name, batch[0].EventId, batch[0].Checkpoint.ToString());
+                        Progressed(checkpoint.Value, ref failures);
+                        continue;
+                    }
+                    batch = batch.Take(parkedAt).ToArray();
+                }
                 // Catching up (a full batch): read the next batch while this one is applied.
                 if (batch.Count == _options.BatchSize)
                 {
                     readAheadWake = _signal.NextNotification;
                     readAhead = _store.ReadAllAsync(batch[^1].Checkpoint, _options.BatchSize, stoppingToken);
                 }
+                if (batch.Count == 1) alone = batch[0];
+                lastOfBatch = batch[^1].Checkpoint;
                 checkpoint = await Projection.ApplyAsync(batch, checkpoint.Value, stoppingToken);
-                _monitor.ReportProgress(Projection.Name, checkpoint.Value);
-                if (failures > 0) LogRecovered(Projection.Name, failures);
-                failures = 0;
+                Progressed(checkpoint.Value, ref failures);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -163,13 +237,50 @@ public sealed partial class ProjectionRunner : BackgroundService
                     _monitor.ReportProgress(Projection.Name, applyError.Reached);
                 }
                 failures++;
+                if (lastOfBatch > oneByOneUntil) oneByOneUntil = lastOfBatch;
                 var delay = Backoff(failures);
                 _monitor.Update(Projection.Name, s => s with { LastError = e.Message });
+                _monitor.ReportFailure(Projection.Name, (e as ProjectionApplyException)?.Failed ?? alone, ProjectionFailure.Describe(e));
                 LogFailure(e, Projection.Name, failures, delay);
-                await Task.Delay(delay, _timeProvider, stoppingToken);
+                // An operator may park the failing event meanwhile, here or through another replica.
+                _reloadSkips = true;
+                await WaitBeforeRetryAsync(delay, stoppingToken);
             }
         }
         Discard(ref readAhead);
+    }
+
+    private void Progressed(GlobalCheckpoint checkpoint, ref int failures)
+    {
+        _monitor.ReportProgress(Projection.Name, checkpoint);
+        _monitor.ClearFailure(Projection.Name);
+        if (failures > 0) LogRecovered(Projection.Name, failures);
+        failures = 0;
+    }
+
+    private int IndexOfParked(IReadOnlyList<StoredEventEnvelope> batch)
+    {
+        for (var i = 0; i < batch.Count; i++)
+            if (_skipped.Contains(batch[i].EventId)) return i;
+        return -1;
+    }
+
+    private async Task WaitBeforeRetryAsync(TimeSpan delay, CancellationToken stoppingToken)
+    {
+        var retryNow = Volatile.Read(ref _retryNow);
+        if (retryNow.Task.IsCompleted)
+        {
+            Interlocked.CompareExchange(ref _retryNow, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), retryNow);
+            return;
+        }
+        try
+        {
+            await retryNow.Task.WaitAsync(delay, _timeProvider, stoppingToken);
+            Interlocked.CompareExchange(ref _retryNow, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), retryNow);
+        }
+        catch (TimeoutException)
+        {
+        }
     }
 
     // A read-ahead that will not be used: its outcome (even a failure) is observed and dropped.
@@ -197,6 +308,12 @@ public sealed partial class ProjectionRunner : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Projection {Projection} recovered after {Attempts} failed attempts")]
     private partial void LogRecovered(string projection, int attempts);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Projection {Projection}: event {EventId} ({EventType} at {Checkpoint}) parked by an operator: {Reason}")]
+    private partial void LogParked(string projection, string eventId, string eventType, string checkpoint, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Projection {Projection} passed over parked event {EventId} at {Checkpoint}")]
+    private partial void LogSkipped(string projection, string eventId, string checkpoint);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Projection {Projection} reset: rebuilding from the first event")]
     private partial void LogRebuild(string projection);

@@ -204,11 +204,35 @@ public class AddEventSourcingTests
     [Fact]
     public void Snapshot_interval_that_is_not_a_number_stops_start_up_naming_the_key()
     {
-        var provider = Provider((Enabled, "true"), (SnapshotIntervalKey, "often"));
+        var error = Assert.Throws<ConfigurationException>(() => Provider((Enabled, "true"), (SnapshotIntervalKey, "often")));
 
-        var error = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
-        Assert.Contains(SnapshotIntervalKey, error.Message, StringComparison.OrdinalIgnoreCase);
-        Assert.Contains("often", error.Message);
+        Assert.Equal(SnapshotIntervalKey, error.Key, StringComparer.OrdinalIgnoreCase);
+        Assert.Contains("'often'", error.Message);
+        Assert.Contains("whole number", error.Message);
+    }
+
+    [Theory]
+    [InlineData("pyfly:eventsourcing:outbox:MaxAttempts", "five", "whole number")]
+    [InlineData("pyfly:eventsourcing:outbox:BatchSize", "99999999999", "whole number")]
+    [InlineData("pyfly:eventsourcing:outbox:ClaimLease", "a minute", "duration")]
+    [InlineData("pyfly:eventsourcing:outbox:PollInterval", "", "duration")]
+    public void Outbox_value_of_the_wrong_type_stops_start_up_naming_the_key(string key, string value, string expected)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => Provider((Enabled, "true"), (key, value)));
+
+        Assert.Equal(key, error.Key, StringComparer.OrdinalIgnoreCase);
+        Assert.Contains($"'{value}'", error.Message);
+        Assert.Contains(expected, error.Message);
+        Assert.DoesNotContain(Environment.NewLine, error.Message);
+    }
+
+    [Fact]
+    public void Outbox_value_out_of_range_stops_start_up_naming_the_key()
+    {
+        var provider = Provider((Enabled, "true"), ("pyfly:eventsourcing:outbox:MaxAttempts", "0"));
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains("'pyfly:eventsourcing:outbox:MaxAttempts'", error.Message);
     }
 
     [Theory]

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using OrdersEs.Infrastructure.Configuration;
 using OrdersEs.Infrastructure.Messaging;
 using Xunit;
 
@@ -17,8 +18,8 @@ public sealed class AddEventBusTests
         return new ServiceCollection().AddLogging().AddEventBus(configuration).BuildServiceProvider();
     }
 
-    private static InvalidOperationException BuildFails(params (string Key, string? Value)[] settings) =>
-        Assert.Throws<InvalidOperationException>(() => Build(settings));
+    private static ConfigurationException BuildFails(params (string Key, string? Value)[] settings) =>
+        Assert.Throws<ConfigurationException>(() => Build(settings));
 
     private static IEnumerable<string> HealthCheckNames(IServiceProvider services) =>
         services.GetService<IOptions<HealthCheckServiceOptions>>()?.Value.Registrations.Select(r => r.Name) ?? [];

@@ -36,6 +36,7 @@ public sealed class ProjectionFixture : IAsyncDisposable
         Store = relationalStore ? new EfCoreEventStore(database, envelopes, null, Signal) : new InMemoryEventStore(envelopes, null, Signal);
         Checkpoints = new EfCoreCheckpointStore(database, TimeProvider.System);
         Orders = new EventSourcedRepository<Order>(Store, Serializer, () => new Order());
+        Skips = new EfCoreProjectionSkipStore(database);
     }
 
     public EventStoreDatabase Database { get; }
@@ -46,6 +47,8 @@ public sealed class ProjectionFixture : IAsyncDisposable
     public ProjectionMonitor Monitor { get; } = new(TimeProvider.System) { FallbackCheckInterval = TimeSpan.FromMilliseconds(50) };
     public EfCoreCheckpointStore Checkpoints { get; }
     public EventSourcedRepository<Order> Orders { get; }
+    /// <summary>Parked events in the fixture's database, shared by every runner (as by replicas).</summary>
+    public IProjectionSkipStore Skips { get; }
 
     /// <summary>The in-memory store, with the read model in a private in-memory SQLite database.</summary>
     public static Task<ProjectionFixture> MemoryAsync()
@@ -72,9 +75,10 @@ public sealed class ProjectionFixture : IAsyncDisposable
     public OrdersViewProjection OrdersView() => new(Database, Checkpoints, Serializer);
 
     /// <summary>Starts a runner; it is stopped when the fixture is disposed unless the test stops it first.</summary>
-    public async Task<ProjectionRunner> StartAsync(IProjection projection, IProjectionLease? lease = null, ProjectionMonitor? monitor = null)
+    public async Task<ProjectionRunner> StartAsync(IProjection projection, IProjectionLease? lease = null, ProjectionMonitor? monitor = null,
+        ProjectionOptions? options = null)
     {
-        var runner = new ProjectionRunner(projection, Store, Signal, lease ?? Lease, monitor ?? Monitor, FastOptions);
+        var runner = new ProjectionRunner(projection, Store, Signal, lease ?? Lease, monitor ?? Monitor, options ?? FastOptions, skips: Skips);
         _runners.Add(runner);
         await runner.StartAsync(CancellationToken.None);
         return runner;
@@ -132,6 +136,32 @@ public sealed class ProjectionFixture : IAsyncDisposable
         var order = Order.Place(id, "customer-" + id, "EUR", Enumerable.Range(1, lines).Select(i => new OrderLine($"SKU-{i}", i, 100 * i)).ToArray());
         await Orders.SaveAsync(order, context);
         return order;
+    }
+
+    /// <summary>
+    /// Inserts an event row as another service sharing the table would: only the seed's columns, with
+    /// <paramref name="payload"/> as it is (the database fills the global position).
+    /// </summary>
+    public async Task InsertForeignRowAsync(string eventId, string aggregateId, string eventType, string payload)
+    {
+        await using var connection = await Database.OpenConnectionAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO pyfly_event_store (event_id, aggregate_id, aggregate_type, sequence, event_type, payload, metadata, occurred_at, version, tenant_id)
+            VALUES (@id, @aggregate, 'Order', 1, @type, @payload, '{}', @at, 1, NULL)
+            """;
+        foreach (var (name, value) in new (string, object)[] { ("@id", eventId), ("@aggregate", aggregateId), ("@type", eventType), ("@payload", payload) })
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
+        }
+        var at = Database.TimestampParameter(DateTimeOffset.UtcNow);
+        at.ParameterName = "@at";
+        command.Parameters.Add(at);
+        await command.ExecuteNonQueryAsync();
+        Signal.Notify();
     }
 
     public async ValueTask DisposeAsync()
