@@ -157,6 +157,7 @@ public sealed partial class ProjectionRunner : BackgroundService
         var oneByOneUntil = GlobalCheckpoint.Start;
         // Set while woken but held back: the next short wait before looking again (null: wait for a signal or the poll).
         TimeSpan? recheck = null;
+        var heldFor = TimeSpan.Zero;
         while (lease.IsHeld && !stoppingToken.IsCancellationRequested)
         {
             // The one event being applied alone (after a failure): a failure without a named event is its failure.
@@ -188,11 +189,24 @@ public sealed partial class ProjectionRunner : BackgroundService
                     failures = 0;
                     // Signalled but nothing readable: on PostgreSQL an older transaction still open somewhere holds
                     // the read horizon, and its end sends no signal. Look again soon, backing off towards the poll.
+                    // The backoff stays short (at most MaxRecheck) however long the poll is, and ends once it has waited
+                    // a whole poll interval: a horizon held by other sessions' transactions moves again in milliseconds.
                     var signalled = await EventStoreSignal.WaitAsync(wake, recheck ?? _options.PollInterval, _timeProvider, stoppingToken);
-                    recheck = signalled ? FirstRecheck
-                        : recheck is { } last && last < _options.PollInterval ? Min(last * 2, _options.PollInterval)
-                        : null;
-                    if (recheck is null) _reload = true;
+                    if (signalled)
+                    {
+                        recheck = FirstRecheck;
+                        heldFor = TimeSpan.Zero;
+                    }
+                    else if (recheck is { } last && (heldFor += last) < _options.PollInterval)
+                    {
+                        recheck = Min(last * 2, Min(MaxRecheck, _options.PollInterval));
+                    }
+                    else
+                    {
+                        recheck = null;
+                        heldFor = TimeSpan.Zero;
+                        _reload = true;
+                    }
                     continue;
                 }
                 recheck = null;
@@ -291,6 +305,7 @@ public sealed partial class ProjectionRunner : BackgroundService
     }
 
     private static readonly TimeSpan FirstRecheck = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan MaxRecheck = TimeSpan.FromSeconds(1);
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
