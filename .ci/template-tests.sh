@@ -73,6 +73,7 @@ run 60 "$work/help.log" dotnet new esservice --help
 for option in --database -db --broker --no-docker --no-restore postgresql sqlite rabbitmq memory; do
   grep -q -- "$option" "$work/help.log" || fail "dotnet new esservice --help does not mention $option"
 done
+grep -qF -- "--type <project>" "$work/help.log" || fail "dotnet new esservice --help does not show the template as a project (tags.type)"
 ok "installed; --help lists --database/-db, --broker, --no-docker, --no-restore and their choices"
 done_step
 
@@ -128,6 +129,36 @@ for combo in "${combos[@]}"; do
   [ -z "$markers" ] || { printf '%s\n' "$markers" >&2; fail "$name: template conditionals left in the output"; }
   ok "$name: no OrdersEs text in any file or path (any case), no template markers"
 
+  # Only the packages it uses; NuGet audit findings stay warnings; GUIDs of its own; the developer's loop files.
+  python3 - "$out" "$repo" <<'PY' || fail "$name: packages, GUIDs or launch/.http files not as expected (see above)"
+import json, pathlib, re, sys
+root, repo = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+versions = set(re.findall(r'<PackageVersion Include="([^"]+)"', (root / "Directory.Packages.props").read_text()))
+used = set()
+for project in root.rglob("*.csproj"):
+    used |= set(re.findall(r'<PackageReference Include="([^"]+)"', project.read_text()))
+assert versions == used, f"Directory.Packages.props versions no project uses: {sorted(versions - used)}; used without a version: {sorted(used - versions)}"
+props = (root / "Directory.Build.props").read_text()
+for code in ("NU1901", "NU1902", "NU1903", "NU1904"):
+    assert re.search(r"<WarningsNotAsErrors>[^<]*\b" + code + r"\b", props), f"{code} is not in WarningsNotAsErrors"
+template_guids = json.loads((repo / ".template.config/template.json").read_text())["guids"]
+files = [p for p in root.rglob("*") if p.is_file() and not {"bin", "obj"} & set(p.relative_to(root).parts)]
+text = "\n".join(p.read_text(errors="replace") for p in files).lower()
+kept = [g for g in template_guids if g.lower() in text]
+assert not kept, f"the template's own GUIDs are still in the output: {kept}"
+secrets = re.search(r"<UserSecretsId>([0-9a-fA-F-]{36})</UserSecretsId>", (root / "src/Api/Api.csproj").read_text())
+assert secrets, "src/Api/Api.csproj has no UserSecretsId"
+(root.parent / (root.name + ".secrets-id")).write_text(secrets.group(1) + "\n")
+launch = json.loads((root / "src/Api/Properties/launchSettings.json").read_text())["profiles"]
+for profile in ("http", "https"):
+    p = launch[profile]
+    assert p["launchBrowser"] is True and p["launchUrl"] == "swagger", p
+    assert p["environmentVariables"]["ASPNETCORE_ENVIRONMENT"] == "Development", p
+http_files = list((root / "src/Api").glob("*.Api.http"))
+assert len(http_files) == 1 and http_files[0].name == root.name + ".Api.http", [f.name for f in http_files]
+PY
+  ok "$name: only the packages it uses, NU1901-NU1904 not errors, new GUIDs and UserSecretsId, launch profiles and $name.Api.http"
+
   # Options applied: appsettings (JSON with comments), docker-compose, identifiers.
   python3 - "$out" "$database" "$broker" "$nodocker" <<'PY' || fail "$name: options not applied (see above)"
 import json, re, sys, pathlib
@@ -175,6 +206,11 @@ PY
   ok "$name: appsettings.json, docker-compose.yml and identifiers follow --database $database --broker $broker"
   done_step
 done
+
+secret_ids=$(cat "$work"/out/*.secrets-id | sort)
+[ "$(uniq <<<"$secret_ids" | wc -l)" = "${#combos[@]}" ] || fail "generated services share a UserSecretsId: $secret_ids"
+ok "every generated service has a UserSecretsId of its own"
+rm -f "$work"/out/*.secrets-id
 
 # ---------------------------------------------------------------------------------------------------------------
 for combo in "${combos[@]}"; do
@@ -246,6 +282,11 @@ if grep -qE '^content/(\.ci/|bench/|artifacts/|templatepack\.csproj|docs/templat
   printf '%s\n' "$entries" >&2; fail "the package holds files the template leaves out"
 fi
 grep -qx 'content/.template.config/template.json' <<<"$entries" || fail "the package lacks content/.template.config/template.json"
+grep -qx 'icon.png' <<<"$entries" || fail "the package lacks its icon (icon.png at the root)"
+nuspec=$(python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print(z.read([n for n in z.namelist() if n.endswith(".nuspec")][0]).decode())' "$nupkg")
+for want in '<license type="expression">MIT</license>' '<icon>icon.png</icon>' '<projectUrl>' '<repository type="git" url='; do
+  grep -qF "$want" <<<"$nuspec" || { printf '%s\n' "$nuspec" >&2; fail "the package's nuspec lacks $want"; }
+done
 run 120 "$work/install-nupkg.log" dotnet new install "$nupkg"
 run 120 "$work/new-from-nupkg.log" dotnet new esservice -n Acme.Orders -o "$work/out-nupkg" --no-restore
 # The folder-generated copy has since been built and run: leave out bin/obj and its SQLite database.

@@ -4,13 +4,18 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Npgsql;
+using OrdersEs.TestSupport;
 using Xunit;
 
 namespace OrdersEs.Api.Tests;
 
-/// <summary>The service over one database, configured only through the <c>pyfly:</c> keys as an operator would.</summary>
+/// <summary>
+/// The service over one database, configured only through the <c>pyfly:</c> keys as an operator would, in the
+/// Development environment unless <paramref name="environment"/> names another.
+/// </summary>
 public sealed class ApiFactory(
-    string databaseUrl, string? adminKey = "test-admin-key", IReadOnlyDictionary<string, string>? settings = null) : WebApplicationFactory<Program>
+    string databaseUrl, string? adminKey = "test-admin-key", IReadOnlyDictionary<string, string>? settings = null,
+    string? environment = null) : WebApplicationFactory<Program>
 {
     public string DatabaseUrl { get; } = databaseUrl;
 
@@ -20,7 +25,9 @@ public sealed class ApiFactory(
         builder.UseSetting("pyfly:data:relational:url", DatabaseUrl);
         // The in-process bus, whatever the service's own settings choose: these tests are not about the broker.
         builder.UseSetting("pyfly:eda:provider", "memory");
-        if (adminKey is not null) builder.UseSetting("pyfly:admin:api-key", adminKey);
+        if (environment is not null) builder.UseEnvironment(environment);
+        // No key means none at all, whatever appsettings.Development.json offers for local use.
+        builder.UseSetting("pyfly:admin:api-key", adminKey ?? "");
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
         foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
     }
@@ -34,13 +41,14 @@ public sealed class ApiFactory(
     }
 }
 
-/// <summary>Fresh databases for the API tests: a SQLite file, or a PostgreSQL database on <c>ORDERSES_TEST_POSTGRES</c>.</summary>
+/// <summary>
+/// Fresh databases for the API tests: a SQLite file, or a PostgreSQL database on <see cref="TestServers.Postgres"/>
+/// (<c>ORDERSES_TEST_POSTGRES</c>, else a Testcontainers container when a Docker engine answers).
+/// </summary>
 public abstract class ApiDatabase
 {
-    public const string PostgresVariable = "ORDERSES_TEST_POSTGRES";
-
     /// <summary>Why the provider cannot run here, or null.</summary>
-    public abstract string? Unavailable { get; }
+    public abstract Task<string?> UnavailableAsync();
 
     /// <summary>A URL of a new, empty database.</summary>
     public abstract Task<string> CreateAsync();
@@ -53,7 +61,7 @@ public sealed class SqliteDatabases : ApiDatabase
 {
     private readonly List<string> _files = [];
 
-    public override string? Unavailable => null;
+    public override Task<string?> UnavailableAsync() => Task.FromResult<string?>(null);
 
     public override Task<string> CreateAsync()
     {
@@ -71,18 +79,17 @@ public sealed class SqliteDatabases : ApiDatabase
     }
 }
 
-/// <summary>Databases created on the server <c>ORDERSES_TEST_POSTGRES</c> names, dropped afterwards.</summary>
+/// <summary>Databases created on the <see cref="TestServers.Postgres"/> server, dropped afterwards.</summary>
 public sealed class PostgresDatabases : ApiDatabase
 {
-    private readonly string? _server = Environment.GetEnvironmentVariable(PostgresVariable);
     private readonly List<string> _names = [];
+    private string? _server;
 
-    public override string? Unavailable => string.IsNullOrWhiteSpace(_server)
-        ? $"PostgreSQL not available: {PostgresVariable} is unset. Run eval \"$(.ci/postgres.sh start)\" first."
-        : null;
+    public override async Task<string?> UnavailableAsync() => (await TestServers.Postgres.FindAsync()).Reason;
 
     public override async Task<string> CreateAsync()
     {
+        _server ??= await TestServers.Postgres.AddressOrSkipAsync();
         var name = "orderses_api_" + Guid.NewGuid().ToString("N")[..16];
         await using (var admin = new NpgsqlConnection(_server))
         {
@@ -112,6 +119,7 @@ public sealed class PostgresDatabases : ApiDatabase
 public abstract class ApiFixture(ApiDatabase databases) : IAsyncLifetime
 {
     private ApiFactory? _factory;
+    private string? _unavailable;
 
     public ApiDatabase Databases { get; } = databases;
 
@@ -120,14 +128,15 @@ public abstract class ApiFixture(ApiDatabase databases) : IAsyncLifetime
     {
         get
         {
-            if (Databases.Unavailable is { } reason) Assert.Skip(reason);
+            if (_unavailable is { } reason) Assert.Skip(reason);
             return _factory!;
         }
     }
 
     public async ValueTask InitializeAsync()
     {
-        if (Databases.Unavailable is not null) return;
+        _unavailable = await Databases.UnavailableAsync();
+        if (_unavailable is not null) return;
         _factory = new ApiFactory(await Databases.CreateAsync());
         _ = _factory.Server; // start the host now, outside any test's clock
     }

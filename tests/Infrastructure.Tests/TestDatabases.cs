@@ -2,27 +2,21 @@ using Microsoft.Data.Sqlite;
 using Npgsql;
 using OrdersEs.Infrastructure.Configuration;
 using OrdersEs.Infrastructure.Persistence;
-using Testcontainers.PostgreSql;
-using Xunit;
+using OrdersEs.TestSupport;
 
 namespace OrdersEs.Infrastructure.Tests;
 
 /// <summary>
-/// Fresh, empty databases for tests. PostgreSQL comes from <c>ORDERSES_TEST_POSTGRES</c> (an ADO.NET connection
-/// string to a server where databases may be created; <c>.ci/postgres.sh start</c> prints one), else from
-/// Testcontainers when a Docker engine answers, else the test is skipped with the reason.
+/// Fresh, empty databases for tests. PostgreSQL is <see cref="TestServers.Postgres"/>: <c>ORDERSES_TEST_POSTGRES</c>
+/// (an ADO.NET connection string to a server where databases may be created), else a Testcontainers container when a
+/// Docker engine answers, else the test is skipped with the reason.
 /// </summary>
 public static class TestDatabases
 {
-    public const string PostgresVariable = "ORDERSES_TEST_POSTGRES";
-
-    private static readonly Lazy<Task<(string? ConnectionString, string? Reason)>> PostgresServer = new(FindPostgresServerAsync);
-
     /// <summary>A new PostgreSQL database, dropped when the returned handle is disposed; skips the test when no server can be had.</summary>
     public static async Task<TestDatabase> CreatePostgresAsync()
     {
-        var (server, reason) = await PostgresServer.Value;
-        if (server is null) Assert.Skip(reason!);
+        var server = await TestServers.Postgres.AddressOrSkipAsync();
         var name = "orderses_test_" + Guid.NewGuid().ToString("N")[..16];
         await using (var admin = new NpgsqlConnection(server))
         {
@@ -51,23 +45,6 @@ public static class TestDatabases
             foreach (var file in new[] { path, path + "-wal", path + "-shm" }) File.Delete(file);
             return Task.CompletedTask;
         });
-    }
-
-    private static async Task<(string?, string?)> FindPostgresServerAsync()
-    {
-        var configured = Environment.GetEnvironmentVariable(PostgresVariable);
-        if (!string.IsNullOrWhiteSpace(configured)) return (configured, null);
-        try
-        {
-            var container = new PostgreSqlBuilder("postgres:17-alpine").Build();
-            await container.StartAsync();
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => container.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            return (container.GetConnectionString(), null);
-        }
-        catch (Exception e)
-        {
-            return (null, $"PostgreSQL not available: {PostgresVariable} is unset and no Docker engine answered for Testcontainers ({e.GetType().Name}). Run .ci/postgres.sh start and export its variable.");
-        }
     }
 }
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace OrdersEs.Api.Operations;
 
-/// <summary>Liveness, readiness, the OpenAPI document and Swagger UI.</summary>
+/// <summary>Liveness, readiness, and (when <see cref="OpenApiExposure"/> allows) the OpenAPI document and Swagger UI.</summary>
 public static class OperationsEndpoints
 {
     public static IEndpointRouteBuilder MapOperations(this WebApplication app)
@@ -18,6 +18,7 @@ public static class OperationsEndpoints
             Predicate = check => check.Tags.Contains(OrdersEs.Infrastructure.DependencyInjection.ReadyTag),
             ResponseWriter = WriteReportAsync,
         });
+        if (!OpenApiExposure.IsEnabled(app.Configuration, app.Environment)) return app;
         app.MapOpenApi();
         app.UseSwaggerUI(options =>
         {

@@ -18,7 +18,7 @@ public abstract class FuzzContract(ApiDatabase databases) : IAsyncLifetime
     [Fact]
     public async Task Random_requests_get_a_success_or_a_4xx_problem_and_only_accepted_writes_land()
     {
-        if (databases.Unavailable is { } reason) Assert.Skip(reason);
+        if (await databases.UnavailableAsync() is { } reason) Assert.Skip(reason);
         var seed = int.TryParse(Environment.GetEnvironmentVariable("ORDERSES_FUZZ_SEED"), CultureInfo.InvariantCulture, out var s) ? s : 20261202;
         var count = int.TryParse(Environment.GetEnvironmentVariable("ORDERSES_FUZZ_REQUESTS"), CultureInfo.InvariantCulture, out var n) ? n : 2500;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Npgsql;
+using OrdersEs.TestSupport;
 using Xunit;
 
 namespace OrdersEs.Api.Tests.Http;
@@ -17,11 +18,11 @@ public sealed class UnavailableDatabaseTests
 
     [Fact]
     public async Task Writes_and_reads_answer_503_when_postgres_refuses_the_credentials() =>
-        await AssertUnavailableAsync(new NpgsqlConnectionStringBuilder(Server()) { Username = "orderses_no_such_role", Password = "wrong" }.ConnectionString);
+        await AssertUnavailableAsync(new NpgsqlConnectionStringBuilder(await TestServers.Postgres.AddressOrSkipAsync()) { Username = "orderses_no_such_role", Password = "wrong" }.ConnectionString);
 
     [Fact]
     public async Task Writes_and_reads_answer_503_when_the_postgres_database_does_not_exist() =>
-        await AssertUnavailableAsync(new NpgsqlConnectionStringBuilder(Server()) { Database = "orderses_no_such_database" }.ConnectionString);
+        await AssertUnavailableAsync(new NpgsqlConnectionStringBuilder(await TestServers.Postgres.AddressOrSkipAsync()) { Database = "orderses_no_such_database" }.ConnectionString);
 
     [Fact]
     public async Task Writes_and_reads_answer_503_when_the_sqlite_file_is_not_a_database()
@@ -52,12 +53,5 @@ public sealed class UnavailableDatabaseTests
         await (await client.GetAsync("/api/orders/ord_x/events", TestContext.Current.CancellationToken)).AssertProblemAsync(503, "unavailable");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.GetAsync("/health/ready", TestContext.Current.CancellationToken)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live", TestContext.Current.CancellationToken)).StatusCode);
-    }
-
-    private static string Server()
-    {
-        var server = Environment.GetEnvironmentVariable(ApiDatabase.PostgresVariable);
-        if (string.IsNullOrWhiteSpace(server)) Assert.Skip($"PostgreSQL not available: {ApiDatabase.PostgresVariable} is unset.");
-        return server;
     }
 }

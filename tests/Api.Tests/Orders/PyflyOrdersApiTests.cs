@@ -78,7 +78,7 @@ public abstract class PyflyOrdersApiContract(ApiFixture fixture)
     public async Task A_command_on_an_order_whose_pyfly_event_lacks_a_member_is_a_problem_naming_event_and_member()
     {
         // A database of its own: the undecodable event holds this service's projection back.
-        if (fixture.Databases.Unavailable is { } reason) Assert.Skip(reason);
+        if (await fixture.Databases.UnavailableAsync() is { } reason) Assert.Skip(reason);
         await using var api = new ApiFactory(await fixture.Databases.CreateAsync());
         var pyfly = await PyflyBesideAsync(api);
         var id = NewId();

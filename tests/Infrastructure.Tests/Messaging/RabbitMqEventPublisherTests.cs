@@ -22,7 +22,7 @@ public sealed class RabbitMqEventPublisherTests
     [Fact]
     public async Task A_published_envelope_arrives_on_a_queue_bound_by_event_type_persistent_with_all_headers()
     {
-        var url = RabbitMqTestBroker.Url;
+        var url = await RabbitMqTestBroker.UrlAsync();
         var exchange = RabbitMqTestBroker.UniqueName("arrives");
         await using var queue = await BoundQueue.BindAsync(url, exchange, "OrderPlaced");
         await using var bus = RabbitMqTestBroker.Publisher(url);
@@ -55,7 +55,7 @@ public sealed class RabbitMqEventPublisherTests
     [Fact]
     public async Task The_exchange_is_a_durable_topic_so_wildcard_bindings_see_every_event_type()
     {
-        var url = RabbitMqTestBroker.Url;
+        var url = await RabbitMqTestBroker.UrlAsync();
         var exchange = RabbitMqTestBroker.UniqueName("topic");
         await using var bus = RabbitMqTestBroker.Publisher(url);
         // The publisher declares the exchange itself: publish once before anything is bound.
@@ -72,7 +72,7 @@ public sealed class RabbitMqEventPublisherTests
     [Fact]
     public async Task Publishing_an_event_no_queue_is_bound_for_succeeds()
     {
-        await using var bus = RabbitMqTestBroker.Publisher(RabbitMqTestBroker.Url);
+        await using var bus = RabbitMqTestBroker.Publisher(await RabbitMqTestBroker.UrlAsync());
 
         await bus.PublishAsync(new EventMessage(RabbitMqTestBroker.UniqueName("unbound"), "Nobody", "m-1", "{}", new Dictionary<string, string>()));
         await bus.PublishAsync(new EventMessage(RabbitMqTestBroker.UniqueName("unbound"), "Nobody", "m-2", "{}", new Dictionary<string, string>()));
@@ -81,7 +81,7 @@ public sealed class RabbitMqEventPublisherTests
     [Fact]
     public async Task Concurrent_publishes_share_the_channel_pool_and_all_arrive()
     {
-        var url = RabbitMqTestBroker.Url;
+        var url = await RabbitMqTestBroker.UrlAsync();
         var exchange = RabbitMqTestBroker.UniqueName("concurrent");
         await using var queue = await BoundQueue.BindAsync(url, exchange, "#");
         await using var bus = RabbitMqTestBroker.Publisher(url);
@@ -98,7 +98,7 @@ public sealed class RabbitMqEventPublisherTests
     [Fact]
     public async Task Publishing_to_an_exchange_of_another_type_throws_EventPublishException_and_the_publisher_keeps_working()
     {
-        var url = RabbitMqTestBroker.Url;
+        var url = await RabbitMqTestBroker.UrlAsync();
         var fanout = RabbitMqTestBroker.UniqueName("fanout");
         {
             await using var setup = await new ConnectionFactory { Uri = new Uri(url) }.CreateConnectionAsync();
@@ -131,7 +131,7 @@ public sealed class RabbitMqEventPublisherTests
     [Fact]
     public async Task Health_check_is_unhealthy_for_an_unreachable_broker_and_healthy_for_a_running_one()
     {
-        var url = RabbitMqTestBroker.Url;
+        var url = await RabbitMqTestBroker.UrlAsync();
         await using var down = RabbitMqTestBroker.Publisher(RabbitMqTestBroker.ClosedPortUrl());
         await using var up = RabbitMqTestBroker.Publisher(url);
 
@@ -142,7 +142,7 @@ public sealed class RabbitMqEventPublisherTests
     [Fact]
     public async Task While_the_broker_is_stopped_publish_fails_fast_and_health_is_unhealthy_then_both_recover_after_restart()
     {
-        var url = RabbitMqTestBroker.Url;
+        var url = await RabbitMqTestBroker.UrlAsync();
         var exchange = RabbitMqTestBroker.UniqueName("outage");
         await using var bus = RabbitMqTestBroker.Publisher(url);
         EventMessage Message(int i) => new(exchange, "OrderPlaced", $"m-{i}", "{}", new Dictionary<string, string>());

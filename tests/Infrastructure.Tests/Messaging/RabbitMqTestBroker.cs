@@ -3,25 +3,23 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using OrdersEs.Infrastructure.Messaging;
+using OrdersEs.TestSupport;
 using RabbitMQ.Client;
 using Xunit;
 
 namespace OrdersEs.Infrastructure.Tests.Messaging;
 
 /// <summary>
-/// The real broker started by <c>.ci/rabbitmq.sh start</c>, found through <c>ORDERSES_TEST_RABBITMQ_URL</c>
-/// (and <c>ORDERSES_TEST_RABBITMQ_CTL</c> to stop and start it); tests skip with the reason when it is absent.
+/// A real broker, <see cref="TestServers.RabbitMq"/>: <c>ORDERSES_TEST_RABBITMQ_URL</c> (with
+/// <c>ORDERSES_TEST_RABBITMQ_CTL</c> to stop and start it), else a Testcontainers container when a Docker engine
+/// answers; tests skip with the reason when there is neither.
 /// </summary>
 public static class RabbitMqTestBroker
 {
-    public const string UrlVariable = "ORDERSES_TEST_RABBITMQ_URL";
     public const string CtlVariable = "ORDERSES_TEST_RABBITMQ_CTL";
 
     /// <summary>The broker URL, or a skip of the calling test.</summary>
-    public static string Url =>
-        Environment.GetEnvironmentVariable(UrlVariable) is { Length: > 0 } url
-            ? url
-            : throw SkipNow($"RabbitMQ not available: set {UrlVariable} (.ci/rabbitmq.sh start)");
+    public static Task<string> UrlAsync() => TestServers.RabbitMq.AddressOrSkipAsync();
 
     /// <summary>A name no other test run uses, so exchanges and queues never collide.</summary>
     public static string UniqueName(string purpose) => $"orderses.test.{purpose}.{Guid.NewGuid():N}";
@@ -44,11 +42,20 @@ public static class RabbitMqTestBroker
 
     public static Task StartAppAsync() => RunCtlAsync("start_app");
 
+    // The broker of the environment variables is driven through ORDERSES_TEST_RABBITMQ_CTL, a container's through exec.
     private static async Task RunCtlAsync(string command)
     {
         var ctl = Environment.GetEnvironmentVariable(CtlVariable);
         if (string.IsNullOrWhiteSpace(ctl))
-            throw SkipNow($"Cannot stop or start the broker: set {CtlVariable} (.ci/rabbitmq.sh start prints it)");
+        {
+            if (await TestServers.RabbitMq.ContainerAsync() is not { } container)
+                throw SkipNow($"Cannot stop or start the broker: set {CtlVariable} (.ci/rabbitmq.sh start prints it)");
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+            var result = await container.ExecAsync(["rabbitmqctl", command], limit.Token);
+            if (result.ExitCode != 0)
+                throw new InvalidOperationException($"'rabbitmqctl {command}' in the container exited with {result.ExitCode}: {result.Stdout} {result.Stderr}");
+            return;
+        }
 
         using var process = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", $"{ctl} {command}"])
         {

@@ -32,7 +32,7 @@ public abstract class OutboxRabbitMqContract : OwnsResources
     [Fact]
     public async Task Stored_event_arrives_on_a_bound_queue_with_routing_key_and_all_headers()
     {
-        var url = RabbitMqTestBroker.Url;
+        var url = await RabbitMqTestBroker.UrlAsync();
         var (store, outbox, signal) = await CreateAsync();
         var exchange = RabbitMqTestBroker.UniqueName("outbox");
         var bus = Own(RabbitMqTestBroker.Publisher(url));
@@ -63,7 +63,7 @@ public abstract class OutboxRabbitMqContract : OwnsResources
     [Fact]
     public async Task While_the_broker_is_stopped_appends_succeed_and_every_message_is_delivered_after_it_starts()
     {
-        var url = RabbitMqTestBroker.Url;
+        var url = await RabbitMqTestBroker.UrlAsync();
         var (store, outbox, signal) = await CreateAsync();
         var exchange = RabbitMqTestBroker.UniqueName("outbox-outage");
         var queueName = RabbitMqTestBroker.UniqueName("outbox-outage-queue");
