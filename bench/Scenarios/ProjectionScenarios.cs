@@ -6,7 +6,7 @@ using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.EventStore.EfCore;
 using OrdersEs.Infrastructure.Persistence;
 using OrdersEs.Infrastructure.Projections;
-using OrdersEs.Infrastructure.ReadModel;
+using OrdersEs.Infrastructure.ReadModels.Orders;
 
 namespace OrdersEs.Bench.Scenarios;
 
@@ -17,7 +17,7 @@ public static class ProjectionScenarios
     public static async Task<Figure> CatchUpAsync(BenchDatabase databases, int events, int rounds)
     {
         var serializer = BenchKernel.Serializer();
-        await using var database = new EventStoreDatabase(BenchDatabase.Store(await databases.CreateAsync("catchup")));
+        await using var database = new EventStoreDatabase(BenchDatabase.Store(await databases.CreateAsync("catchup")), [new OrdersViewSchema()]);
         var store = new EfCoreEventStore(database, BenchKernel.Envelopes(serializer));
         var orders = new EventSourcedRepository<Order>(store, serializer, () => new Order());
         await Comparison.ThroughputAsync(8, events / 10 / 8, async (writer, i) =>
@@ -56,7 +56,7 @@ public static class ProjectionScenarios
     {
         var serializer = BenchKernel.Serializer();
         var signal = new EventStoreSignal();
-        await using var database = new EventStoreDatabase(BenchDatabase.Store(await databases.CreateAsync("fresh")));
+        await using var database = new EventStoreDatabase(BenchDatabase.Store(await databases.CreateAsync("fresh")), [new OrdersViewSchema()]);
         var store = new EfCoreEventStore(database, BenchKernel.Envelopes(serializer), null, signal);
         var orders = new EventSourcedRepository<Order>(store, serializer, () => new Order());
         var committedAt = new ConcurrentDictionary<string, long>();

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Text.Json.Serialization;
 using FluentValidation;
 using Mediator;
@@ -7,7 +8,6 @@ using Microsoft.OpenApi;
 using OrdersEs.Api.Admin;
 using OrdersEs.Api.Http;
 using OrdersEs.Api.Operations;
-using OrdersEs.Api.Orders;
 using OrdersEs.Api.Pipeline;
 using OrdersEs.Infrastructure.Configuration;
 
@@ -17,10 +17,11 @@ namespace OrdersEs.Api;
 public static class DependencyInjection
 {
     /// <summary>
-    /// Mediator with its validation and logging pipeline, problem details, OpenAPI, limits, the admin options and OTLP export.
-    /// Throws <see cref="ConfigurationException"/> when event sourcing is not enabled: the service keeps its orders as events.
+    /// Mediator with its validation and logging pipeline, problem details, OpenAPI, limits, the admin options and OTLP export,
+    /// and the validators and endpoint groups of <paramref name="serviceAssemblies"/>, found by convention.
+    /// Throws <see cref="ConfigurationException"/> when event sourcing is not enabled: the service keeps its aggregates as events.
     /// </summary>
-    public static IServiceCollection AddApi(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddApi(this IServiceCollection services, IConfiguration configuration, params Assembly[] serviceAssemblies)
     {
         RequireEventSourcing(configuration);
         services.AddMediator((MediatorOptions options) =>
@@ -28,8 +29,10 @@ public static class DependencyInjection
             options.ServiceLifetime = ServiceLifetime.Singleton;
             options.PipelineBehaviors = [typeof(LoggingBehavior<,>), typeof(ValidationBehavior<,>)];
         });
-        services.AddValidatorsFromAssemblyContaining<PlaceOrderValidator>(ServiceLifetime.Singleton, includeInternalTypes: true);
-        services.AddSingleton<OrderWriter>();
+        services.AddValidatorsFromAssemblies(serviceAssemblies, ServiceLifetime.Singleton, includeInternalTypes: true);
+        services.AddSingleton(typeof(AggregateWriter<>));
+        services.AddSingleton<AggregateEvents>();
+        services.AddEndpointGroups(serviceAssemblies);
 
         services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
             ApiProblems.Complete(context.HttpContext, context.ProblemDetails));
@@ -57,7 +60,7 @@ public static class DependencyInjection
             if (context.Description.RelativePath?.StartsWith("api/", StringComparison.Ordinal) == true)
             {
                 operation.Parameters ??= [];
-                operation.Parameters.Add(HeaderParameter(ApiRequestContext.TenantHeader, "The tenant; a tenant sees and changes only its own orders."));
+                operation.Parameters.Add(HeaderParameter(ApiRequestContext.TenantHeader, "The tenant; a tenant sees and changes only its own data."));
                 operation.Parameters.Add(HeaderParameter(ApiRequestContext.CorrelationHeader, "Stored in the events' metadata and echoed; generated when absent."));
             }
             return Task.CompletedTask;
@@ -65,7 +68,7 @@ public static class DependencyInjection
         return services;
     }
 
-    /// <summary>The middleware and every endpoint: orders, admin, health, OpenAPI and Swagger UI.</summary>
+    /// <summary>The middleware and every endpoint: the features' endpoint groups, admin, health, OpenAPI and Swagger UI.</summary>
     public static WebApplication UseApi(this WebApplication app)
     {
         app.UseExceptionHandler();
@@ -74,7 +77,7 @@ public static class DependencyInjection
         app.Use(RequestCharset.Middleware);
         app.Use(PlainText.Middleware);
         app.Use(ApiRequestContext.Middleware);
-        app.MapOrders();
+        app.MapEndpointGroups();
         app.MapAdmin();
         app.MapOperations();
         return app;
@@ -90,10 +93,10 @@ public static class DependencyInjection
         return app;
     }
 
-    // With the module disabled nothing would store an order; AddProjection's read model would fail in DI instead.
+    // With the module disabled nothing would store an aggregate; the read models would fail in DI instead.
     private static void RequireEventSourcing(IConfiguration configuration)
     {
-        const string why = "this service keeps its orders as events and cannot run without event sourcing";
+        const string why = "this service keeps its aggregates as events and cannot run without event sourcing";
         const string accepted = "true";
         var value = configuration[EventSourcingOptions.EnabledKey];
         if (string.IsNullOrWhiteSpace(value))

@@ -1,20 +1,17 @@
 using OrdersEs.Api;
 using OrdersEs.Api.Operations;
-using OrdersEs.Domain.Orders;
-using OrdersEs.Infrastructure;
+using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.Messaging;
-using OrdersEs.Infrastructure.ReadModel;
 
 try
 {
     var builder = WebApplication.CreateBuilder(args);
 
+    // Aggregates, events, read models, projections and endpoint groups are found in the service's assemblies.
     builder.Services
-        .AddEventSourcing(builder.Configuration, typeof(Order).Assembly)
-        .AddAggregate(() => new Order())
-        .AddProjection<OrdersViewProjection>()
+        .AddEventSourcing(builder.Configuration, ServiceAssemblies.All)
         .AddEventBus(builder.Configuration)
-        .AddApi(builder.Configuration);
+        .AddApi(builder.Configuration, ServiceAssemblies.All);
 
     var app = builder.Build();
     app.ValidateConfiguration().UseApi();

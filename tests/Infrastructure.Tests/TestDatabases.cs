@@ -2,6 +2,7 @@ using Microsoft.Data.Sqlite;
 using Npgsql;
 using OrdersEs.Infrastructure.Configuration;
 using OrdersEs.Infrastructure.Persistence;
+using OrdersEs.Infrastructure.ReadModels.Orders;
 using OrdersEs.TestSupport;
 
 namespace OrdersEs.Infrastructure.Tests;
@@ -48,12 +49,15 @@ public static class TestDatabases
     }
 }
 
-/// <summary>A test database and the stores' shared <see cref="EventStoreDatabase"/> on it; disposing drops it.</summary>
+/// <summary>
+/// A test database and the stores' shared <see cref="EventStoreDatabase"/> on it, hosting the sample's read model
+/// (<c>orders_view</c>) as the service's event database does; disposing drops it.
+/// </summary>
 public sealed class TestDatabase(StoreConnection connection, Func<Task> drop) : IAsyncDisposable
 {
     public StoreConnection Connection { get; } = connection;
 
-    public EventStoreDatabase Database { get; } = new(connection);
+    public EventStoreDatabase Database { get; } = new(connection, [new OrdersViewSchema()]);
 
     public async ValueTask DisposeAsync()
     {

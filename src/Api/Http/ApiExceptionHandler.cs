@@ -12,7 +12,7 @@ using OrdersEs.Infrastructure.Idempotency;
 namespace OrdersEs.Api.Http;
 
 /// <summary>
-/// The one place failures become RFC 9457 problems: validation and binding errors 400, unknown orders 404,
+/// The one place failures become RFC 9457 problems: validation and binding errors 400, unknown aggregates 404,
 /// domain rules and concurrency 409, If-Match 412, body size 413, content type 415, idempotency 422, outages 503,
 /// an undecodable stored event 500 naming the event and the member.
 /// Anything else is a 500 problem without details; no problem ever carries a stack trace.
@@ -41,13 +41,16 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
             .GroupBy(e => WireName(e.PropertyName))
             .ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).Distinct().ToArray())),
         BadHttpRequestException badRequest => FromBadRequest(context, badRequest),
-        OrderNotFoundException notFound => ApiProblems.OrderNotFound(context, notFound.OrderId),
-        DomainRuleException rule => ApiProblems.Create(context, ApiProblems.OrderRule, rule.Message),
-        ConcurrencyException concurrency => WithExtensions(ApiProblems.Create(context, ApiProblems.Concurrency,
-            "Another request changed the order between this request's read and its write; reload it and retry."),
+        AggregateNotFoundException notFound => ApiProblems.AggregateNotFound(context, notFound.Aggregate, notFound.Id),
+        AggregateRuleException rule => ApiProblems.RuleViolation(context, rule.Aggregate, rule.Id, rule.Message),
+        AggregateConcurrencyException concurrency => ApiProblems.ConcurrentChange(context, concurrency.Aggregate,
+            concurrency.Conflict.AggregateId, concurrency.Conflict.ExpectedVersion, concurrency.Conflict.ActualVersion),
+        PreconditionFailedException precondition => ApiProblems.PreconditionFailedOn(context, precondition.Aggregate, precondition.Id,
+            precondition.IfMatch, precondition.ActualVersion, precondition.Message),
+        // Raised outside AggregateWriter: the same problems without an aggregate type.
+        DomainRuleException rule => ApiProblems.Create(context, ApiProblems.Rule, rule.Message),
+        ConcurrencyException concurrency => WithExtensions(ApiProblems.Create(context, ApiProblems.Concurrency, concurrency.Message),
             ("expectedVersion", concurrency.ExpectedVersion), ("actualVersion", concurrency.ActualVersion)),
-        PreconditionFailedException precondition => WithExtensions(ApiProblems.Create(context, ApiProblems.PreconditionFailed, precondition.Message),
-            ("ifMatch", precondition.IfMatch), ("actualVersion", precondition.ActualVersion)),
         IdempotencyKeyReusedException reused => ApiProblems.Create(context, ApiProblems.IdempotencyKeyReused, reused.Message),
         IdempotencyInProgressException running => ApiProblems.Create(context, ApiProblems.IdempotencyInProgress, running.Message),
         IdempotencyClaimLostException lost => ApiProblems.Create(context, ApiProblems.IdempotencyInProgress, lost.Message),

@@ -14,11 +14,11 @@ public static class ApiProblems
     public static readonly ProblemKind Validation = new(Base + "validation", "The request is not valid.", StatusCodes.Status400BadRequest);
     public static readonly ProblemKind Unauthorized = new(Base + "unauthorized", "A valid X-Admin-Key header is required.", StatusCodes.Status401Unauthorized);
     public static readonly ProblemKind NotFound = new(Base + "not-found", "The resource does not exist.", StatusCodes.Status404NotFound);
-    public static readonly ProblemKind OrderRule = new(Base + "order-rule", "The order's state does not allow this.", StatusCodes.Status409Conflict);
-    public static readonly ProblemKind Concurrency = new(Base + "concurrency", "The order was changed by another request.", StatusCodes.Status409Conflict);
+    public static readonly ProblemKind Rule = new(Base + "rule", "The resource's state does not allow this.", StatusCodes.Status409Conflict);
+    public static readonly ProblemKind Concurrency = new(Base + "concurrency", "The resource was changed by another request.", StatusCodes.Status409Conflict);
     public static readonly ProblemKind ProjectionNotHeld = new(Base + "projection-not-held", "The projection is not held at that event.", StatusCodes.Status409Conflict);
     public static readonly ProblemKind IdempotencyInProgress = new(Base + "idempotency-in-progress", "A request with this Idempotency-Key is still running.", StatusCodes.Status409Conflict);
-    public static readonly ProblemKind PreconditionFailed = new(Base + "precondition-failed", "If-Match does not match the order's version.", StatusCodes.Status412PreconditionFailed);
+    public static readonly ProblemKind PreconditionFailed = new(Base + "precondition-failed", "If-Match does not match the resource's version.", StatusCodes.Status412PreconditionFailed);
     public static readonly ProblemKind PayloadTooLarge = new(Base + "payload-too-large", "The request body is too large.", StatusCodes.Status413PayloadTooLarge);
     public static readonly ProblemKind UnsupportedMediaType = new(Base + "unsupported-media-type", "The request body must be application/json.", StatusCodes.Status415UnsupportedMediaType);
     public static readonly ProblemKind IdempotencyKeyReused = new(Base + "idempotency-key-reused", "The Idempotency-Key was used with another request body.", StatusCodes.Status422UnprocessableEntity);
@@ -45,9 +45,44 @@ public static class ApiProblems
         return problem;
     }
 
-    /// <summary>A 404 for an order that does not exist for the caller's tenant.</summary>
-    public static ProblemDetails OrderNotFound(HttpContext context, string orderId) =>
-        Create(context, NotFound, $"Order '{orderId}' does not exist.");
+    // The problems of one aggregate type: the kinds above with the type named in the title ("The order does not exist."),
+    // the id in the detail and both as extensions (aggregateType, aggregateId), so a client need not parse prose.
+
+    /// <summary>A 404 for an aggregate that does not exist for the caller's tenant.</summary>
+    public static ProblemDetails AggregateNotFound(HttpContext context, AggregateName aggregate, string id) =>
+        ForAggregate(context, NotFound with { Title = $"The {aggregate.Prose} does not exist." }, aggregate, id, $"{aggregate.Type} '{id}' does not exist.");
+
+    /// <summary>A 409 for a rule the aggregate refused; its type is the aggregate's own (<c>order-rule</c>).</summary>
+    public static ProblemDetails RuleViolation(HttpContext context, AggregateName aggregate, string id, string rule) =>
+        ForAggregate(context, new ProblemKind($"{Base}{aggregate.Kebab}-rule", $"The {aggregate.Prose}'s state does not allow this.", StatusCodes.Status409Conflict),
+            aggregate, id, rule);
+
+    /// <summary>A 409 for a write that lost the race against another request on the same aggregate.</summary>
+    public static ProblemDetails ConcurrentChange(HttpContext context, AggregateName aggregate, string id, int expectedVersion, int actualVersion)
+    {
+        var problem = ForAggregate(context, Concurrency with { Title = $"The {aggregate.Prose} was changed by another request." }, aggregate, id,
+            $"Another request changed {aggregate.Type} '{id}' between this request's read and its write; reload it and retry.");
+        problem.Extensions["expectedVersion"] = expectedVersion;
+        problem.Extensions["actualVersion"] = actualVersion;
+        return problem;
+    }
+
+    /// <summary>A 412 for an <c>If-Match</c> that does not match the aggregate's current entity tag.</summary>
+    public static ProblemDetails PreconditionFailedOn(HttpContext context, AggregateName aggregate, string id, string ifMatch, int actualVersion, string detail)
+    {
+        var problem = ForAggregate(context, PreconditionFailed with { Title = $"If-Match does not match the {aggregate.Prose}'s version." }, aggregate, id, detail);
+        problem.Extensions["ifMatch"] = ifMatch;
+        problem.Extensions["actualVersion"] = actualVersion;
+        return problem;
+    }
+
+    private static ProblemDetails ForAggregate(HttpContext context, ProblemKind kind, AggregateName aggregate, string id, string detail)
+    {
+        var problem = Create(context, kind, detail);
+        problem.Extensions["aggregateType"] = aggregate.Type;
+        problem.Extensions["aggregateId"] = id;
+        return problem;
+    }
 
     /// <summary>
     /// Gives problems written by the framework (status-code pages: unknown route, wrong method, unsupported media

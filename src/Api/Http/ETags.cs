@@ -1,6 +1,7 @@
 using System.Globalization;
 using FluentValidation;
 using FluentValidation.Results;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
@@ -12,6 +13,13 @@ public static class ETags
     public const string IfMatchHeader = "If-Match";
 
     public static string For(int version) => $"\"{version.ToString(CultureInfo.InvariantCulture)}\"";
+
+    /// <summary>200 with <paramref name="body"/> and the <c>ETag</c> of <paramref name="version"/>: the answer of every command on an existing aggregate.</summary>
+    public static Ok<TBody> Ok<TBody>(HttpContext context, int version, TBody body)
+    {
+        context.Response.Headers.ETag = For(version);
+        return TypedResults.Ok(body);
+    }
 
     /// <summary>The <c>If-Match</c> condition of a request: null when absent; a 400 when it is not <c>*</c> or a list of entity tags.</summary>
     public static IfMatch? ParseIfMatch(StringValues header)

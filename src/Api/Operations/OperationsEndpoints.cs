@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using OrdersEs.Infrastructure.Diagnostics;
 
 namespace OrdersEs.Api.Operations;
 
@@ -15,7 +16,7 @@ public static class OperationsEndpoints
         // JSON body says which check and why.
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
         {
-            Predicate = check => check.Tags.Contains(OrdersEs.Infrastructure.DependencyInjection.ReadyTag),
+            Predicate = check => check.Tags.Contains(HealthTags.Ready),
             ResponseWriter = WriteReportAsync,
         });
         if (!OpenApiExposure.IsEnabled(app.Configuration, app.Environment)) return app;

@@ -23,11 +23,11 @@ public sealed class AddLineValidator : AbstractValidator<AddLineCommand>
 }
 
 /// <summary>Appends <c>OrderLineAdded</c>.</summary>
-public sealed class AddLineHandler(OrderWriter writer) : ICommandHandler<AddLineCommand, OrderVersionResponse>
+public sealed class AddLineHandler(AggregateWriter<Order> writer) : ICommandHandler<AddLineCommand, OrderVersionResponse>
 {
-    public ValueTask<OrderVersionResponse> Handle(AddLineCommand command, CancellationToken cancellationToken) =>
-        writer.ChangeAsync(command.OrderId, command.IfMatch, command.Request,
-            order => order.AddLine(new OrderLine(command.Sku!, command.Quantity, command.UnitPrice)), cancellationToken);
+    public async ValueTask<OrderVersionResponse> Handle(AddLineCommand command, CancellationToken cancellationToken) =>
+        OrderVersionResponse.Of(await writer.ChangeAsync(command.OrderId, command.IfMatch, command.Request,
+            order => order.AddLine(new OrderLine(command.Sku!, command.Quantity, command.UnitPrice)), cancellationToken));
 }
 
 /// <summary><c>POST /api/orders/{id}/lines</c>.</summary>
@@ -42,5 +42,5 @@ public static class AddLineEndpoint
     private static async Task<Ok<OrderVersionResponse>> HandleAsync(
         string id, OrderLineRequest body, [FromHeader(Name = ETags.IfMatchHeader)] string? ifMatch,
         ApiRequestContext request, IMediator mediator, HttpContext http, CancellationToken cancellationToken) =>
-        OrderWriteResults.Ok(http, await mediator.Send(new AddLineCommand(id, body.Sku, body.Quantity, body.UnitPrice, ETags.ParseIfMatch(ifMatch), request), cancellationToken));
+        (await mediator.Send(new AddLineCommand(id, body.Sku, body.Quantity, body.UnitPrice, ETags.ParseIfMatch(ifMatch), request), cancellationToken)).AsOk(http);
 }

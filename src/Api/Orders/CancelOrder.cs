@@ -20,10 +20,10 @@ public sealed class CancelOrderValidator : AbstractValidator<CancelOrderCommand>
 }
 
 /// <summary>Appends <c>OrderCancelled</c>.</summary>
-public sealed class CancelOrderHandler(OrderWriter writer) : ICommandHandler<CancelOrderCommand, OrderVersionResponse>
+public sealed class CancelOrderHandler(AggregateWriter<Order> writer) : ICommandHandler<CancelOrderCommand, OrderVersionResponse>
 {
-    public ValueTask<OrderVersionResponse> Handle(CancelOrderCommand command, CancellationToken cancellationToken) =>
-        writer.ChangeAsync(command.OrderId, command.IfMatch, command.Request, order => order.Cancel(command.Reason!), cancellationToken);
+    public async ValueTask<OrderVersionResponse> Handle(CancelOrderCommand command, CancellationToken cancellationToken) =>
+        OrderVersionResponse.Of(await writer.ChangeAsync(command.OrderId, command.IfMatch, command.Request, order => order.Cancel(command.Reason!), cancellationToken));
 }
 
 /// <summary><c>POST /api/orders/{id}/cancel</c>.</summary>
@@ -38,5 +38,5 @@ public static class CancelOrderEndpoint
     private static async Task<Ok<OrderVersionResponse>> HandleAsync(
         string id, CancelOrderRequest body, [FromHeader(Name = ETags.IfMatchHeader)] string? ifMatch,
         ApiRequestContext request, IMediator mediator, HttpContext http, CancellationToken cancellationToken) =>
-        OrderWriteResults.Ok(http, await mediator.Send(new CancelOrderCommand(id, body.Reason, ETags.ParseIfMatch(ifMatch), request), cancellationToken));
+        (await mediator.Send(new CancelOrderCommand(id, body.Reason, ETags.ParseIfMatch(ifMatch), request), cancellationToken)).AsOk(http);
 }

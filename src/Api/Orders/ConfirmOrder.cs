@@ -2,6 +2,7 @@ using Mediator;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using OrdersEs.Api.Http;
+using OrdersEs.Domain.Orders;
 
 namespace OrdersEs.Api.Orders;
 
@@ -9,10 +10,10 @@ namespace OrdersEs.Api.Orders;
 public sealed record ConfirmOrderCommand(string OrderId, IfMatch? IfMatch, ApiRequestContext Request) : ICommand<OrderVersionResponse>;
 
 /// <summary>Appends <c>OrderConfirmed</c>.</summary>
-public sealed class ConfirmOrderHandler(OrderWriter writer) : ICommandHandler<ConfirmOrderCommand, OrderVersionResponse>
+public sealed class ConfirmOrderHandler(AggregateWriter<Order> writer) : ICommandHandler<ConfirmOrderCommand, OrderVersionResponse>
 {
-    public ValueTask<OrderVersionResponse> Handle(ConfirmOrderCommand command, CancellationToken cancellationToken) =>
-        writer.ChangeAsync(command.OrderId, command.IfMatch, command.Request, order => order.Confirm(), cancellationToken);
+    public async ValueTask<OrderVersionResponse> Handle(ConfirmOrderCommand command, CancellationToken cancellationToken) =>
+        OrderVersionResponse.Of(await writer.ChangeAsync(command.OrderId, command.IfMatch, command.Request, order => order.Confirm(), cancellationToken));
 }
 
 /// <summary><c>POST /api/orders/{id}/confirm</c>.</summary>
@@ -26,5 +27,5 @@ public static class ConfirmOrderEndpoint
     private static async Task<Ok<OrderVersionResponse>> HandleAsync(
         string id, [FromHeader(Name = ETags.IfMatchHeader)] string? ifMatch,
         ApiRequestContext request, IMediator mediator, HttpContext http, CancellationToken cancellationToken) =>
-        OrderWriteResults.Ok(http, await mediator.Send(new ConfirmOrderCommand(id, ETags.ParseIfMatch(ifMatch), request), cancellationToken));
+        (await mediator.Send(new ConfirmOrderCommand(id, ETags.ParseIfMatch(ifMatch), request), cancellationToken)).AsOk(http);
 }

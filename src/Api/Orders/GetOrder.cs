@@ -5,7 +5,8 @@ using Microsoft.EntityFrameworkCore;
 using OrdersEs.Api.Http;
 using OrdersEs.Infrastructure.Persistence;
 using OrdersEs.Infrastructure.Projections;
-using OrdersEs.Infrastructure.ReadModel;
+using OrdersEs.Infrastructure.ReadModels.Orders;
+using OrdersEs.Domain.Orders;
 
 namespace OrdersEs.Api.Orders;
 
@@ -61,7 +62,7 @@ public sealed class GetOrderHandler(EventStoreDatabase readModel, ProjectionMoni
     private async Task<OrderView?> FindAsync(GetOrderQuery query, CancellationToken cancellationToken)
     {
         var tenant = query.Request.TenantId;
-        await using var db = await readModel.CreateContextAsync(cancellationToken);
+        await using var db = await readModel.CreateContextAsync<OrdersViewDbContext>(cancellationToken);
         return await db.Orders.AsNoTracking()
             .Where(o => o.Id == query.OrderId && o.TenantId == tenant)
             .FirstOrDefaultAsync(cancellationToken);
@@ -83,7 +84,7 @@ public static class GetOrderEndpoint
         string id, int? minVersion, ApiRequestContext request, IMediator mediator, HttpContext http, CancellationToken cancellationToken)
     {
         var order = await mediator.Send(new GetOrderQuery(id, minVersion, request), cancellationToken);
-        if (order is null) return TypedResults.Problem(ApiProblems.OrderNotFound(http, id));
+        if (order is null) return TypedResults.Problem(ApiProblems.AggregateNotFound(http, AggregateNames.Of<Order>(), id));
         http.Response.Headers.ETag = ETags.For(order.Version);
         return TypedResults.Ok(order);
     }

@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using OrdersEs.Api.Http;
 using OrdersEs.Domain.Orders;
 using OrdersEs.Infrastructure.Persistence;
+using OrdersEs.Infrastructure.ReadModels.Orders;
 
 namespace OrdersEs.Api.Orders;
 
@@ -41,7 +42,7 @@ public sealed class ListOrdersHandler(EventStoreDatabase readModel) : IQueryHand
     public async ValueTask<OrderPageResponse> Handle(ListOrdersQuery query, CancellationToken cancellationToken)
     {
         var tenant = query.Request.TenantId;
-        await using var db = await readModel.CreateContextAsync(cancellationToken);
+        await using var db = await readModel.CreateContextAsync<OrdersViewDbContext>(cancellationToken);
         var orders = db.Orders.AsNoTracking().Where(o => o.TenantId == tenant);
         if (ParseStatus(query.Status) is { } status) orders = orders.Where(o => o.Status == status);
         if (query.CustomerId is { } customerId) orders = orders.Where(o => o.CustomerId == customerId);

@@ -7,7 +7,6 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using OrdersEs.Api.Http;
 using OrdersEs.Domain.Orders;
-using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.Idempotency;
 using JsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
 
@@ -51,7 +50,7 @@ public sealed class PlaceOrderValidator : AbstractValidator<PlaceOrderCommand>
 /// Appends <c>OrderPlaced</c>. An <c>Idempotency-Key</c> is claimed first, and its answer (kept 24 hours) is written
 /// in the same transaction as the event, so a crash can never leave an order whose key a retry would place again.
 /// </summary>
-public sealed class PlaceOrderHandler(EventSourcedRepository<Order> orders, IdempotencyStore idempotency, TimeProvider timeProvider)
+public sealed class PlaceOrderHandler(AggregateWriter<Order> orders, IdempotencyStore idempotency, TimeProvider timeProvider)
     : ICommandHandler<PlaceOrderCommand, PlaceOrderResult>
 {
     public async ValueTask<PlaceOrderResult> Handle(PlaceOrderCommand command, CancellationToken cancellationToken)

@@ -17,10 +17,10 @@ public sealed class RemoveLineValidator : AbstractValidator<RemoveLineCommand>
 }
 
 /// <summary>Appends <c>OrderLineRemoved</c>.</summary>
-public sealed class RemoveLineHandler(OrderWriter writer) : ICommandHandler<RemoveLineCommand, OrderVersionResponse>
+public sealed class RemoveLineHandler(AggregateWriter<Order> writer) : ICommandHandler<RemoveLineCommand, OrderVersionResponse>
 {
-    public ValueTask<OrderVersionResponse> Handle(RemoveLineCommand command, CancellationToken cancellationToken) =>
-        writer.ChangeAsync(command.OrderId, command.IfMatch, command.Request, order => order.RemoveLine(command.Sku), cancellationToken);
+    public async ValueTask<OrderVersionResponse> Handle(RemoveLineCommand command, CancellationToken cancellationToken) =>
+        OrderVersionResponse.Of(await writer.ChangeAsync(command.OrderId, command.IfMatch, command.Request, order => order.RemoveLine(command.Sku), cancellationToken));
 }
 
 /// <summary><c>DELETE /api/orders/{id}/lines/{sku}</c>.</summary>
@@ -34,5 +34,5 @@ public static class RemoveLineEndpoint
     private static async Task<Ok<OrderVersionResponse>> HandleAsync(
         string id, string sku, [FromHeader(Name = ETags.IfMatchHeader)] string? ifMatch,
         ApiRequestContext request, IMediator mediator, HttpContext http, CancellationToken cancellationToken) =>
-        OrderWriteResults.Ok(http, await mediator.Send(new RemoveLineCommand(id, sku, ETags.ParseIfMatch(ifMatch), request), cancellationToken));
+        (await mediator.Send(new RemoveLineCommand(id, sku, ETags.ParseIfMatch(ifMatch), request), cancellationToken)).AsOk(http);
 }

@@ -20,10 +20,10 @@ public sealed class ShipOrderValidator : AbstractValidator<ShipOrderCommand>
 }
 
 /// <summary>Appends <c>OrderShipped</c>.</summary>
-public sealed class ShipOrderHandler(OrderWriter writer) : ICommandHandler<ShipOrderCommand, OrderVersionResponse>
+public sealed class ShipOrderHandler(AggregateWriter<Order> writer) : ICommandHandler<ShipOrderCommand, OrderVersionResponse>
 {
-    public ValueTask<OrderVersionResponse> Handle(ShipOrderCommand command, CancellationToken cancellationToken) =>
-        writer.ChangeAsync(command.OrderId, command.IfMatch, command.Request, order => order.Ship(command.TrackingNumber!), cancellationToken);
+    public async ValueTask<OrderVersionResponse> Handle(ShipOrderCommand command, CancellationToken cancellationToken) =>
+        OrderVersionResponse.Of(await writer.ChangeAsync(command.OrderId, command.IfMatch, command.Request, order => order.Ship(command.TrackingNumber!), cancellationToken));
 }
 
 /// <summary><c>POST /api/orders/{id}/ship</c>.</summary>
@@ -38,5 +38,5 @@ public static class ShipOrderEndpoint
     private static async Task<Ok<OrderVersionResponse>> HandleAsync(
         string id, ShipOrderRequest body, [FromHeader(Name = ETags.IfMatchHeader)] string? ifMatch,
         ApiRequestContext request, IMediator mediator, HttpContext http, CancellationToken cancellationToken) =>
-        OrderWriteResults.Ok(http, await mediator.Send(new ShipOrderCommand(id, body.TrackingNumber, ETags.ParseIfMatch(ifMatch), request), cancellationToken));
+        (await mediator.Send(new ShipOrderCommand(id, body.TrackingNumber, ETags.ParseIfMatch(ifMatch), request), cancellationToken)).AsOk(http);
 }

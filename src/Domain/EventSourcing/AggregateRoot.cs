@@ -22,7 +22,10 @@ public abstract class AggregateRoot
         _conventions = ConventionHandlers.GetOrAdd(GetType(), FindConventionHandlers);
     }
 
-    /// <summary>The stream id; at most 64 characters.</summary>
+    /// <summary>The longest stream id the stores take (<c>aggregate_id VARCHAR(64)</c>).</summary>
+    public const int MaxIdLength = 64;
+
+    /// <summary>The stream id; at most <see cref="MaxIdLength"/> characters.</summary>
     public string Id { get; protected set; } = "";
 
     /// <summary>The number of events applied so far (the sequence of the last one).</summary>

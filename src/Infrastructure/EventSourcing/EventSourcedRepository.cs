@@ -13,6 +13,9 @@ public sealed record RepositoryOptions
     public int SnapshotInterval { get; init; } = 100;
 }
 
+/// <summary>An aggregate as loaded, with the tenant of its stream (null: no tenant).</summary>
+public sealed record LoadedAggregate<T>(T Aggregate, string? TenantId) where T : AggregateRoot;
+
 /// <summary>
 /// Loads aggregates by replaying their stream (from the latest usable snapshot on) and saves their pending
 /// events with optimistic concurrency, snapshotting when a save crosses the interval.
@@ -49,25 +52,41 @@ public sealed class EventSourcedRepository<T> where T : AggregateRoot
     }
 
     /// <summary>The aggregate rebuilt from its snapshot and later events; null when the stream is unknown.</summary>
-    public async Task<T?> LoadAsync(string aggregateId, CancellationToken cancellationToken = default)
+    public async Task<T?> LoadAsync(string aggregateId, CancellationToken cancellationToken = default) =>
+        (await LoadCoreAsync(aggregateId, withTenant: false, cancellationToken))?.Aggregate;
+
+    /// <summary>
+    /// <see cref="LoadAsync"/>, with the tenant its stream's last event carries, from the same one read of the stream
+    /// (after a snapshot, that read starts one event earlier, at the snapshot's last). Null when the stream is unknown.
+    /// </summary>
+    public Task<LoadedAggregate<T>?> LoadWithTenantAsync(string aggregateId, CancellationToken cancellationToken = default) =>
+        LoadCoreAsync(aggregateId, withTenant: true, cancellationToken);
+
+    private async Task<LoadedAggregate<T>?> LoadCoreAsync(string aggregateId, bool withTenant, CancellationToken cancellationToken)
     {
         var aggregate = _factory();
         var restored = await TryRestoreSnapshotAsync(aggregate, aggregateId, cancellationToken);
         if (!restored) aggregate = _factory();
+        var snapshotVersion = aggregate.Version;
 
-        var envelopes = await _store.LoadAsync(aggregateId, aggregate.Version, cancellationToken);
+        var readFrom = restored && withTenant ? snapshotVersion - 1 : snapshotVersion;
+        var envelopes = await _store.LoadAsync(aggregateId, readFrom, cancellationToken);
         if (!restored && envelopes.Count == 0) return null;
         if (!restored) aggregate.AssignId(aggregateId);
 
+        string? tenantId = null;
         foreach (var envelope in envelopes)
         {
             if (!string.Equals(envelope.AggregateId, aggregateId, StringComparison.Ordinal))
                 throw new EventHandlerException($"Event {envelope.EventId} belongs to aggregate '{envelope.AggregateId}', not '{aggregateId}'.");
             if (!string.IsNullOrEmpty(envelope.AggregateType) && envelope.AggregateType != aggregate.AggregateType)
                 throw new EventHandlerException($"Event {envelope.EventId} belongs to a {envelope.AggregateType}, not a {aggregate.AggregateType}.");
+            tenantId = envelope.TenantId;
+            // Read only for its tenant: the snapshot already holds its effect.
+            if (restored && envelope.Sequence == snapshotVersion) continue;
             aggregate.Replay(_serializer.Deserialize(envelope));
         }
-        return aggregate;
+        return new LoadedAggregate<T>(aggregate, tenantId);
     }
 
     /// <summary>Appends the pending events (nothing pending: no write), clears them, and snapshots on crossing.</summary>

@@ -2,8 +2,8 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Logging;
 using OrdersEs.Infrastructure.Configuration;
+using OrdersEs.Infrastructure.Diagnostics;
 
 namespace OrdersEs.Infrastructure.Messaging;
 
@@ -11,7 +11,6 @@ namespace OrdersEs.Infrastructure.Messaging;
 public static class MessagingServiceCollectionExtensions
 {
     public const string ProviderKey = "pyfly:eda:provider";
-    public const string ReadyTag = "ready";
 
     /// <summary>
     /// <c>memory</c> (default): <see cref="InMemoryEventPublisher"/>; <c>rabbitmq</c>: <see cref="RabbitMqEventPublisher"/>
@@ -33,9 +32,9 @@ public static class MessagingServiceCollectionExtensions
             case "rabbitmq":
                 var url = configuration[RabbitMqOptions.UrlKey];
                 var options = RabbitMqOptions.FromUrl(string.IsNullOrWhiteSpace(url) ? RabbitMqOptions.DefaultUrl : url);
-                services.TryAddSingleton(sp => new RabbitMqEventPublisher(
-                    options, sp.GetService<TimeProvider>(), sp.GetService<ILogger<RabbitMqEventPublisher>>()));
+                services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<RabbitMqEventPublisher>(sp, options));
                 services.TryAddSingleton<IEventPublisher>(sp => sp.GetRequiredService<RabbitMqEventPublisher>());
+                services.TryAddSingleton<IEventBusProbe>(sp => sp.GetRequiredService<RabbitMqEventPublisher>());
                 break;
             case "none":
                 return services;
@@ -51,10 +50,10 @@ public static class MessagingServiceCollectionExtensions
                 $"an exchange name, or no value at all for the default '{EventSourcingPublisher.DefaultDestination}'");
         }
         var resolvedDestination = destination?.Trim() ?? EventSourcingPublisher.DefaultDestination;
-        services.TryAddSingleton(sp => new EventSourcingPublisher(sp.GetRequiredService<IEventPublisher>(), resolvedDestination));
+        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<EventSourcingPublisher>(sp, resolvedDestination));
 
         services.AddHealthChecks().AddCheck<EventBusHealthCheck>(
-            EventBusHealthCheck.Name, HealthStatus.Unhealthy, [ReadyTag], TimeSpan.FromSeconds(10));
+            EventBusHealthCheck.Name, HealthStatus.Unhealthy, [HealthTags.Ready], TimeSpan.FromSeconds(10));
         return services;
     }
 }

@@ -25,7 +25,7 @@ namespace OrdersEs.Infrastructure.Messaging;
 /// an event nobody listens to yet is not an error, and retrying it would only fill the dead-letter table.
 /// The events themselves stay in the event store.</para>
 /// </remarks>
-public sealed class RabbitMqEventPublisher : IEventPublisher, IAsyncDisposable
+public sealed class RabbitMqEventPublisher : IEventPublisher, IEventBusProbe, IAsyncDisposable
 {
     private static readonly CreateChannelOptions ConfirmingChannel =
         new(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true);

@@ -36,7 +36,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
     // The soonest retry this dispatcher scheduled: it sleeps no longer than that, so retries keep their delays.
     private DateTimeOffset? _earliestRetry;
 
-    /// <param name="busReachable">Asked after a failed publish: false means the broker is down, so the failure is not the message's fault.</param>
+    /// <param name="bus">Asked after a failed publish: unreachable means the broker is down, so the failure is not the message's fault.</param>
     public OutboxDispatcher(
         IOutboxStore store,
         EventSourcingPublisher publisher,
@@ -44,8 +44,9 @@ public sealed partial class OutboxDispatcher : BackgroundService
         OutboxOptions? options = null,
         TimeProvider? timeProvider = null,
         ILogger<OutboxDispatcher>? logger = null,
-        Func<CancellationToken, Task<bool>>? busReachable = null)
-        : this(store, (publisher ?? throw new ArgumentNullException(nameof(publisher))).PublishAsync, signal, options, timeProvider, logger, busReachable)
+        IEventBusProbe? bus = null)
+        : this(store, (publisher ?? throw new ArgumentNullException(nameof(publisher))).PublishAsync, signal, options, timeProvider, logger,
+            bus is null ? null : async cancellationToken => (await bus.ProbeAsync(cancellationToken).ConfigureAwait(false)).Reachable)
     {
     }
 

@@ -11,7 +11,8 @@ namespace OrdersEs.Infrastructure.Persistence;
 /// <item><c>transaction_id</c> (PostgreSQL only): <c>pg_current_xact_id()</c> of the inserting transaction, for the gap-safe read-all.</item>
 /// <item><c>schema_version</c> on snapshots: the aggregate's snapshot schema version (default 1).</item>
 /// </list>
-/// Existing tables are upgraded in place, never dropped; concurrent start-ups are serialized by a lock.
+/// Existing tables are upgraded in place, never dropped; concurrent start-ups are serialized by a lock. The DDL of
+/// the read models a database hosts (<see cref="IReadModelSchema"/>) runs last, in the same transaction.
 /// </summary>
 internal static class DatabaseSchema
 {
@@ -52,20 +53,6 @@ internal static class DatabaseSchema
             updated_at TIMESTAMP NOT NULL
         )
         """,
-        """
-        CREATE TABLE IF NOT EXISTS orders_view (
-            id VARCHAR(64) PRIMARY KEY,
-            tenant_id VARCHAR(64) NULL,
-            customer_id VARCHAR(64) NOT NULL,
-            currency VARCHAR(3) NOT NULL,
-            status VARCHAR(16) NOT NULL,
-            lines TEXT NOT NULL,
-            total BIGINT NOT NULL,
-            version INTEGER NOT NULL,
-            placed_at TIMESTAMP NOT NULL,
-            updated_at TIMESTAMP NOT NULL
-        )
-        """,
         // Events an operator parked for one projection (POST /admin/projections/{name}/skip/{eventId}): when and why.
         """
         CREATE TABLE IF NOT EXISTS orderses_projection_skips (
@@ -81,8 +68,6 @@ internal static class DatabaseSchema
             PRIMARY KEY (projection, event_id)
         )
         """,
-        "CREATE INDEX IF NOT EXISTS orders_view_tenant_status_idx ON orders_view (tenant_id, status, placed_at)",
-        "CREATE INDEX IF NOT EXISTS orders_view_tenant_customer_idx ON orders_view (tenant_id, customer_id, placed_at)",
     ];
 
     // The advisory lock is transaction-scoped: concurrent start-ups run the DDL one after the other.
@@ -123,14 +108,15 @@ internal static class DatabaseSchema
         .. Idempotency.IdempotencySchema.Sqlite,
     ];
 
-    public static async Task EnsureAsync(DbConnection connection, DatabaseProvider provider, CancellationToken cancellationToken)
+    public static async Task EnsureAsync(
+        DbConnection connection, DatabaseProvider provider, IReadOnlyList<string> readModelStatements, CancellationToken cancellationToken)
     {
         if (provider == DatabaseProvider.Sqlite)
             await ExecuteAsync(connection, "PRAGMA journal_mode=WAL", cancellationToken);
         await using var transaction = provider == DatabaseProvider.Sqlite
             ? await BeginImmediateAsync(connection, cancellationToken)
             : await connection.BeginTransactionAsync(cancellationToken);
-        foreach (var statement in provider == DatabaseProvider.PostgreSql ? PostgreSql : Sqlite)
+        foreach (var statement in (provider == DatabaseProvider.PostgreSql ? PostgreSql : Sqlite).Concat(readModelStatements))
         {
             if (provider == DatabaseProvider.Sqlite && IsSqliteAddColumn(statement, out var table, out var column)
                 && await SqliteColumnExistsAsync(connection, transaction, table, column, cancellationToken))

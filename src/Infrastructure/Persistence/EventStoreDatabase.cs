@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
@@ -9,20 +10,25 @@ namespace OrdersEs.Infrastructure.Persistence;
 
 /// <summary>
 /// One relational database holding the pyfly tables: a pooled data source for the hand-written hot paths,
-/// pooled EF Core contexts for the rest, and the schema created or upgraded once before first use.
+/// pooled EF Core contexts for the rest (the kernel's <see cref="EventStoreDbContext"/> and each read model's own),
+/// and the schema (the kernel's tables, then those of the read models it hosts) created or upgraded once before first use.
 /// </summary>
 public sealed class EventStoreDatabase : IAsyncDisposable
 {
     private readonly Lock _schemaGate = new();
     private readonly PooledDbContextFactory<EventStoreDbContext> _contexts;
+    // One pool per read-model context type, created on first use with the same provider settings as the kernel's.
+    private readonly ConcurrentDictionary<Type, object> _readModelContexts = new();
+    private readonly IReadOnlyList<IReadModelSchema> _readModels;
     private Task? _schema;
     // An in-memory SQLite database lives as long as one connection to it is open.
     private SqliteConnection? _keepAlive;
 
-    public EventStoreDatabase(StoreConnection connection)
+    /// <param name="readModels">The schemas of the read models this database hosts (none for a database of events or snapshots only).</param>
+    public EventStoreDatabase(StoreConnection connection, IEnumerable<IReadModelSchema>? readModels = null)
     {
         Connection = connection;
-        var options = new DbContextOptionsBuilder<EventStoreDbContext>();
+        _readModels = readModels?.ToArray() ?? [];
         if (connection.Provider == DatabaseProvider.PostgreSql)
         {
             var builder = new NpgsqlDataSourceBuilder(connection.ConnectionString);
@@ -33,9 +39,6 @@ public sealed class EventStoreDatabase : IAsyncDisposable
                 builder.ConnectionStringBuilder.MaxAutoPrepare = 32;
             var dataSource = builder.Build();
             DataSource = dataSource;
-            // EF Core gets the connection string, not the data source, so every database shares one EF model
-            // and service provider; the data source is a second pool kept for the hand-written hot paths.
-            options.UseNpgsql(connection.ConnectionString);
         }
         else
         {
@@ -46,10 +49,8 @@ public sealed class EventStoreDatabase : IAsyncDisposable
                 _keepAlive.Open();
             }
             DataSource = SqliteFactory.Instance.CreateDataSource(builder.ConnectionString);
-            options.UseSqlite(builder.ConnectionString);
         }
-        options.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
-        _contexts = new PooledDbContextFactory<EventStoreDbContext>(options.Options);
+        _contexts = CreatePool<EventStoreDbContext>();
     }
 
     public StoreConnection Connection { get; }
@@ -80,12 +81,35 @@ public sealed class EventStoreDatabase : IAsyncDisposable
         return await DataSource.OpenConnectionAsync(cancellationToken);
     }
 
-    /// <summary>A pooled EF Core context (no tracking) on a database whose schema is in place.</summary>
+    /// <summary>A pooled EF Core context of the kernel's tables (no tracking) on a database whose schema is in place.</summary>
     public async ValueTask<EventStoreDbContext> CreateContextAsync(CancellationToken cancellationToken = default)
     {
         var schema = EnsureSchemaAsync(cancellationToken);
         if (!schema.IsCompletedSuccessfully) await schema;
         return _contexts.CreateDbContext();
+    }
+
+    /// <summary>
+    /// A pooled context of a read model's own EF mapping (no tracking) on this database, whose schema is in place.
+    /// <typeparamref name="TContext"/> needs a constructor taking <c>DbContextOptions&lt;TContext&gt;</c>.
+    /// </summary>
+    public async ValueTask<TContext> CreateContextAsync<TContext>(CancellationToken cancellationToken = default) where TContext : DbContext
+    {
+        var schema = EnsureSchemaAsync(cancellationToken);
+        if (!schema.IsCompletedSuccessfully) await schema;
+        var pool = (PooledDbContextFactory<TContext>)_readModelContexts.GetOrAdd(typeof(TContext), _ => CreatePool<TContext>());
+        return pool.CreateDbContext();
+    }
+
+    private PooledDbContextFactory<TContext> CreatePool<TContext>() where TContext : DbContext
+    {
+        var options = new DbContextOptionsBuilder<TContext>();
+        // EF Core gets the connection string, not the data source, so every database shares one EF model per context
+        // type and one service provider; the data source is a second pool kept for the hand-written hot paths.
+        if (Provider == DatabaseProvider.PostgreSql) options.UseNpgsql(Connection.ConnectionString);
+        else options.UseSqlite(new SqliteConnectionStringBuilder(Connection.ConnectionString).ConnectionString);
+        options.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
+        return new PooledDbContextFactory<TContext>(options.Options);
     }
 
     /// <summary>A UTC time as a parameter for the seed's zone-less <c>TIMESTAMP</c> columns.</summary>
@@ -101,7 +125,8 @@ public sealed class EventStoreDatabase : IAsyncDisposable
     {
         if (Provider == DatabaseProvider.Sqlite) CreateSqliteFolder();
         await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
-        await DatabaseSchema.EnsureAsync(connection, Provider, cancellationToken);
+        var readModelStatements = _readModels.SelectMany(model => model.Statements(Provider)).ToArray();
+        await DatabaseSchema.EnsureAsync(connection, Provider, readModelStatements, cancellationToken);
     }
 
     private void CreateSqliteFolder()

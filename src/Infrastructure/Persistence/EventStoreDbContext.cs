@@ -1,5 +1,4 @@
 using Microsoft.EntityFrameworkCore;
-using OrdersEs.Infrastructure.ReadModel;
 
 namespace OrdersEs.Infrastructure.Persistence;
 
@@ -42,15 +41,16 @@ public sealed class ProjectionCheckpointRow
 }
 
 /// <summary>
-/// The EF Core model of the pyfly tables. The schema itself comes from <see cref="DatabaseSchema"/>'s DDL,
-/// which matches the seed exactly and upgrades existing tables additively.
+/// The EF Core model of the kernel's tables: the pyfly tables and the projection checkpoints. A read model
+/// maps its own tables in a context of its own (see <see cref="EventStoreDatabase.CreateContextAsync{TContext}"/>).
+/// The schema itself comes from <see cref="DatabaseSchema"/>'s DDL, which matches the seed exactly and upgrades
+/// existing tables additively.
 /// </summary>
 public sealed class EventStoreDbContext(DbContextOptions<EventStoreDbContext> options) : DbContext(options)
 {
     public DbSet<EventRow> Events => Set<EventRow>();
     public DbSet<SnapshotRow> Snapshots => Set<SnapshotRow>();
     public DbSet<ProjectionCheckpointRow> ProjectionCheckpoints => Set<ProjectionCheckpointRow>();
-    public DbSet<OrderView> Orders => Set<OrderView>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -90,23 +90,6 @@ public sealed class EventStoreDbContext(DbContextOptions<EventStoreDbContext> op
             e.Property(r => r.CommitId).HasColumnName("commit_id");
             e.Property(r => r.Position).HasColumnName("position");
             e.Property(r => r.UpdatedAt).HasColumnName("updated_at").HasColumnType("timestamp");
-        });
-        modelBuilder.Entity<OrderView>(e =>
-        {
-            e.ToTable("orders_view");
-            e.HasKey(r => r.Id);
-            e.Property(r => r.Id).HasColumnName("id").HasMaxLength(64);
-            e.Property(r => r.TenantId).HasColumnName("tenant_id").HasMaxLength(64);
-            e.Property(r => r.CustomerId).HasColumnName("customer_id").HasMaxLength(64);
-            e.Property(r => r.Currency).HasColumnName("currency").HasMaxLength(3);
-            e.Property(r => r.Status).HasColumnName("status").HasMaxLength(16);
-            e.Property(r => r.LinesJson).HasColumnName("lines");
-            e.Property(r => r.Total).HasColumnName("total");
-            e.Property(r => r.Version).HasColumnName("version");
-            e.Property(r => r.PlacedAt).HasColumnName("placed_at").HasColumnType("timestamp");
-            e.Property(r => r.UpdatedAt).HasColumnName("updated_at").HasColumnType("timestamp");
-            e.HasIndex(r => new { r.TenantId, r.Status, r.PlacedAt });
-            e.HasIndex(r => new { r.TenantId, r.CustomerId, r.PlacedAt });
         });
     }
 }

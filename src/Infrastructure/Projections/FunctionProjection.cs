@@ -5,7 +5,7 @@ namespace OrdersEs.Infrastructure.Projections;
 /// <summary>
 /// The seed's projection: a name and a handler called once per event, in order. Its checkpoint is stored
 /// after each batch (and up to the last success when one fails), so delivery is at least once: keep the
-/// handler idempotent, or use <see cref="EfCoreProjection"/> to move read model and checkpoint together.
+/// handler idempotent, or use <see cref="EfCoreProjection{TContext}"/> to move read model and checkpoint together.
 /// </summary>
 public sealed class FunctionProjection(
     string name,

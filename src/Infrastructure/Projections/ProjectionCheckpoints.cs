@@ -57,15 +57,18 @@ public sealed class EfCoreCheckpointStore(EventStoreDatabase database, TimeProvi
         await ResetAsync(db, projection, cancellationToken);
     }
 
-    /// <summary>Reads the checkpoint on <paramref name="db"/>; a projection without a row is at the start.</summary>
-    public async Task<GlobalCheckpoint> LoadAsync(EventStoreDbContext db, string projection, CancellationToken cancellationToken)
+    // A projection without a row is at the start.
+    private static async Task<GlobalCheckpoint> LoadAsync(EventStoreDbContext db, string projection, CancellationToken cancellationToken)
     {
         var row = await db.ProjectionCheckpoints.SingleOrDefaultAsync(c => c.Name == projection, cancellationToken);
         return row is null ? GlobalCheckpoint.Start : new GlobalCheckpoint(row.CommitId, row.Position);
     }
 
-    /// <summary>The compare-and-set on <paramref name="db"/>, inside whatever transaction it has open.</summary>
-    public async Task<bool> TryAdvanceAsync(EventStoreDbContext db, string projection, GlobalCheckpoint expected, GlobalCheckpoint next, CancellationToken cancellationToken)
+    /// <summary>
+    /// The compare-and-set on <paramref name="db"/> (any context on this database: the kernel's, or a read model's),
+    /// inside whatever transaction it has open.
+    /// </summary>
+    public async Task<bool> TryAdvanceAsync(DbContext db, string projection, GlobalCheckpoint expected, GlobalCheckpoint next, CancellationToken cancellationToken)
     {
         var now = database.TimestampParameter(timeProvider.GetUtcNow());
         if (expected == GlobalCheckpoint.Start)
@@ -86,7 +89,8 @@ public sealed class EfCoreCheckpointStore(EventStoreDatabase database, TimeProvi
         return updated == 1;
     }
 
-    public async Task ResetAsync(EventStoreDbContext db, string projection, CancellationToken cancellationToken)
+    /// <summary>Puts the checkpoint back before the first event, on <paramref name="db"/> inside its transaction.</summary>
+    public async Task ResetAsync(DbContext db, string projection, CancellationToken cancellationToken)
     {
         var now = database.TimestampParameter(timeProvider.GetUtcNow());
         await db.Database.ExecuteSqlAsync($"""

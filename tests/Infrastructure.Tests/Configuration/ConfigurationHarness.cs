@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OrdersEs.Domain.Orders;
+using OrdersEs.Infrastructure.EventSourcing;
 
 namespace OrdersEs.Infrastructure.Tests.Configuration;
 

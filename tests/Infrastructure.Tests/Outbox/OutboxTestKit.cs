@@ -65,9 +65,16 @@ public sealed class RunningDispatcher(OutboxDispatcher dispatcher) : IAsyncDispo
         IOutboxStore store, IEventPublisher bus, EventStoreSignal signal, OutboxOptions options, Func<CancellationToken, Task<bool>>? busReachable = null,
         string destination = "orderses.test.outbox")
     {
-        var dispatcher = new OutboxDispatcher(store, new EventSourcingPublisher(bus, destination), signal, options, busReachable: busReachable);
+        var dispatcher = new OutboxDispatcher(store, new EventSourcingPublisher(bus, destination), signal, options,
+            bus: busReachable is null ? null : new TestProbe(busReachable));
         await dispatcher.StartAsync(CancellationToken.None);
         return new RunningDispatcher(dispatcher);
+    }
+
+    private sealed class TestProbe(Func<CancellationToken, Task<bool>> reachable) : IEventBusProbe
+    {
+        public async Task<(bool Reachable, string Description)> ProbeAsync(CancellationToken cancellationToken = default) =>
+            (await reachable(cancellationToken), "the test's probe");
     }
 
     public async ValueTask DisposeAsync()

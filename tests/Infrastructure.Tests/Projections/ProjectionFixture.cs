@@ -7,7 +7,7 @@ using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.EventStore.EfCore;
 using OrdersEs.Infrastructure.Persistence;
 using OrdersEs.Infrastructure.Projections;
-using OrdersEs.Infrastructure.ReadModel;
+using OrdersEs.Infrastructure.ReadModels.Orders;
 using Xunit;
 
 namespace OrdersEs.Infrastructure.Tests.Projections;
@@ -53,7 +53,7 @@ public sealed class ProjectionFixture : IAsyncDisposable
     /// <summary>The in-memory store, with the read model in a private in-memory SQLite database.</summary>
     public static Task<ProjectionFixture> MemoryAsync()
     {
-        var readModel = new EventStoreDatabase(StoreUrl.Parse("test", "sqlite:///:memory:"));
+        var readModel = new EventStoreDatabase(StoreUrl.Parse("test", ReadModelHost.InMemoryUrl), [new OrdersViewSchema()]);
         return Task.FromResult(new ProjectionFixture(readModel, readModel, new InProcessProjectionLease(), relationalStore: false));
     }
 
@@ -127,7 +127,7 @@ public sealed class ProjectionFixture : IAsyncDisposable
 
     public async Task<Dictionary<string, OrderView>> ViewsAsync()
     {
-        await using var db = await Database.CreateContextAsync();
+        await using var db = await Database.CreateContextAsync<OrdersViewDbContext>();
         return await db.Orders.ToDictionaryAsync(o => o.Id);
     }
 

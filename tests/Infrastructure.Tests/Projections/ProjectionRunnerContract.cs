@@ -4,6 +4,7 @@ using OrdersEs.Domain.Orders;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.Persistence;
 using OrdersEs.Infrastructure.Projections;
+using OrdersEs.Infrastructure.ReadModels.Orders;
 using Xunit;
 
 namespace OrdersEs.Infrastructure.Tests.Projections;
@@ -160,7 +161,7 @@ public abstract class ProjectionRunnerContract : OwnsResources
         var runner = await fixture.StartAsync(projection);
         await fixture.PlaceAsync("r-1", lines: 2);
         await fixture.CaughtUpAsync(projection);
-        await using (var db = await fixture.Database.CreateContextAsync())
+        await using (var db = await fixture.Database.CreateContextAsync<OrdersViewDbContext>())
             await db.Orders.ExecuteUpdateAsync(s => s.SetProperty(o => o.Total, 0L));
 
         await runner.RebuildAsync(CancellationToken.None);
@@ -184,7 +185,7 @@ public abstract class ProjectionRunnerContract : OwnsResources
 
         var reached = await fixture.Monitor.WaitUntilAsync(async ct =>
         {
-            await using var db = await fixture.Database.CreateContextAsync(ct);
+            await using var db = await fixture.Database.CreateContextAsync<OrdersViewDbContext>(ct);
             return await db.Orders.AnyAsync(o => o.Id == "w-1" && o.Version >= 2, ct);
         }, TimeSpan.FromSeconds(10), CancellationToken.None);
         Assert.True(reached);
@@ -283,7 +284,7 @@ public abstract class ProjectionRunnerContract : OwnsResources
 
     /// <summary>Records every application in a table of its own, with no idempotency: doubles would show.</summary>
     private sealed class CountingProjection(ProjectionFixture fixture, TimeSpan delayPerEvent)
-        : EfCoreProjection(fixture.Database, fixture.Checkpoints)
+        : EfCoreProjection<EventStoreDbContext>(fixture.Database, fixture.Checkpoints)
     {
         public override string Name => "counting";
 

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using OrdersEs.Infrastructure.Configuration;
-using OrdersEs.Infrastructure.ReadModel;
+using OrdersEs.Infrastructure.ReadModels.Orders;
 using OrdersEs.Tests.Pyfly;
 using Xunit;
 

@@ -2,7 +2,7 @@ using System.Text.Json;
 using OrdersEs.Domain.Orders;
 using OrdersEs.Infrastructure.EventSourcing;
 
-namespace OrdersEs.Infrastructure.ReadModel;
+namespace OrdersEs.Infrastructure.ReadModels.Orders;
 
 /// <summary>A row of <c>orders_view</c>: everything the order queries answer, kept by <see cref="OrdersViewProjection"/>.</summary>
 public sealed class OrderView

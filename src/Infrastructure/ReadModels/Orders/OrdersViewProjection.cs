@@ -4,27 +4,27 @@ using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.Persistence;
 using OrdersEs.Infrastructure.Projections;
 
-namespace OrdersEs.Infrastructure.ReadModel;
+namespace OrdersEs.Infrastructure.ReadModels.Orders;
 
 /// <summary>
 /// Keeps <c>orders_view</c> up to date from the order events. Idempotent: an event whose sequence the row
 /// already has is ignored, so at-least-once delivery can never double-count.
 /// </summary>
 public sealed class OrdersViewProjection(EventStoreDatabase database, EfCoreCheckpointStore checkpoints, EventSerializer serializer)
-    : EfCoreProjection(database, checkpoints)
+    : EfCoreProjection<OrdersViewDbContext>(database, checkpoints)
 {
-    public const string ProjectionName = "orders_view";
+    public const string ProjectionName = OrdersViewSchema.Table;
 
     public override string Name => ProjectionName;
 
-    protected override async Task PrefetchAsync(EventStoreDbContext db, IReadOnlyList<StoredEventEnvelope> batch, CancellationToken cancellationToken)
+    protected override async Task PrefetchAsync(OrdersViewDbContext db, IReadOnlyList<StoredEventEnvelope> batch, CancellationToken cancellationToken)
     {
         var ids = batch.Where(e => e.AggregateType == nameof(Order)).Select(e => e.AggregateId).Distinct().ToArray();
         // Tracked, so ApplyAsync finds them in the context without a round trip per event.
         await db.Orders.Where(o => ids.Contains(o.Id)).LoadAsync(cancellationToken);
     }
 
-    protected override Task ApplyAsync(EventStoreDbContext db, StoredEventEnvelope envelope, CancellationToken cancellationToken)
+    protected override Task ApplyAsync(OrdersViewDbContext db, StoredEventEnvelope envelope, CancellationToken cancellationToken)
     {
         if (envelope.AggregateType != nameof(Order)) return Task.CompletedTask;
         var at = DateTime.SpecifyKind(envelope.OccurredAt.UtcDateTime, DateTimeKind.Unspecified);
@@ -62,12 +62,12 @@ public sealed class OrdersViewProjection(EventStoreDatabase database, EfCoreChec
         return Task.CompletedTask;
     }
 
-    protected override void BeforeSave(EventStoreDbContext db)
+    protected override void BeforeSave(OrdersViewDbContext db)
     {
         foreach (var view in db.Orders.Local) view.FlushLines();
     }
 
-    protected override Task ClearAsync(EventStoreDbContext db, CancellationToken cancellationToken) =>
+    protected override Task ClearAsync(OrdersViewDbContext db, CancellationToken cancellationToken) =>
         db.Orders.ExecuteDeleteAsync(cancellationToken);
 
     private static void Apply(OrderView view, object domainEvent)
