@@ -31,7 +31,7 @@ public sealed class EventSerializer(EventTypeRegistry registry)
 
     /// <summary>
     /// A payload holds the record's fields, as pyfly's <c>asdict</c> does: a read-only member that no constructor
-    /// parameter sets (<c>OrderLine.Total</c>) is derived, so it is neither written nor expected.
+    /// parameter sets (a computed <c>Total</c>, say) is derived, so it is neither written nor expected.
     /// </summary>
     private static void LeaveOutComputedMembers(JsonTypeInfo info)
     {

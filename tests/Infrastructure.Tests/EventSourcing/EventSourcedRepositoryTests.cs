@@ -32,6 +32,52 @@ public class EventSourcedRepositoryTests
         Assert.Empty(loaded.PendingEvents);
     }
 
+    [Theory]
+    [InlineData(100)] // no snapshot: the whole stream is read
+    [InlineData(3)]   // a snapshot at version 3, two events after it: read from the snapshot's own last event on
+    [InlineData(1)]   // a snapshot at the head: only the snapshot's own last event is read
+    public async Task Load_with_tenant_reads_the_stream_once_and_answers_its_tenant(int interval)
+    {
+        var counting = new CountingLoads(_store);
+        var repository = new EventSourcedRepository<Counter>(counting, TestKernel.Serializer(), () => new Counter(), new InMemorySnapshotStore(),
+            new RepositoryOptions { SnapshotInterval = interval });
+        var counter = Counter.Start("t-1");
+        counter.Increment(3);
+        await repository.SaveAsync(counter, new EventContext("acme"));
+        counter.Increment(2);
+        await repository.SaveAsync(counter, new EventContext("acme"));
+
+        counting.Loads = 0;
+        var loaded = await repository.LoadWithTenantAsync("t-1");
+        Assert.NotNull(loaded);
+        Assert.Equal("acme", loaded.TenantId);
+        Assert.Equal(5, loaded.Aggregate.Total);
+        Assert.Equal(5, loaded.Aggregate.Version);
+        Assert.Equal(1, counting.Loads);
+        Assert.Null(await repository.LoadWithTenantAsync("missing"));
+    }
+
+    private sealed class CountingLoads(IEventStore inner) : IEventStore
+    {
+        public int Loads;
+
+        public Task<IReadOnlyList<StoredEventEnvelope>> AppendAsync(string aggregateId, string aggregateType, IReadOnlyList<DomainEvent> events,
+            int expectedVersion, EventContext? context = null, CancellationToken cancellationToken = default) =>
+            inner.AppendAsync(aggregateId, aggregateType, events, expectedVersion, context, cancellationToken);
+
+        public Task<IReadOnlyList<StoredEventEnvelope>> LoadAsync(string aggregateId, int afterSequence = 0, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref Loads);
+            return inner.LoadAsync(aggregateId, afterSequence, cancellationToken);
+        }
+
+        public Task<IReadOnlyList<StoredEventEnvelope>> ReadAllAsync(GlobalCheckpoint after, int limit, CancellationToken cancellationToken = default) =>
+            inner.ReadAllAsync(after, limit, cancellationToken);
+
+        public Task<int> LatestVersionAsync(string aggregateId, CancellationToken cancellationToken = default) =>
+            inner.LatestVersionAsync(aggregateId, cancellationToken);
+    }
+
     [Fact]
     public async Task Load_of_unknown_stream_is_null()
     {
