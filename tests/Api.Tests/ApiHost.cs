@@ -156,19 +156,10 @@ public sealed class PostgresApiFixture() : ApiFixture(new PostgresDatabases());
 /// <summary>Helpers for reading answers.</summary>
 public static class ApiCalls
 {
-    public static readonly object OneLine = new { customerId = "customer-1", currency = "EUR", lines = new[] { new { sku = "SKU-1", quantity = 2, unitPrice = 1250 } } };
-
     public static async Task<JsonElement> JsonAsync(this HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();
         return JsonDocument.Parse(text).RootElement.Clone();
-    }
-
-    public static async Task<(string Id, HttpResponseMessage Response)> PlaceAsync(this HttpClient client, object? body = null)
-    {
-        var response = await client.PostAsJsonAsync("/api/orders", body ?? OneLine);
-        Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
-        return ((await response.JsonAsync()).GetProperty("id").GetString()!, response);
     }
 
     public static HttpRequestMessage WithIfMatch(this HttpRequestMessage request, string etag)

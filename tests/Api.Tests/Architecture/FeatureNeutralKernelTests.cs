@@ -21,7 +21,7 @@ public class FeatureNeutralKernelTests
         var src = Path.Combine(RepositoryRoot(), "src");
         var features = Directory.GetDirectories(Path.Combine(src, "Domain")).Select(Path.GetFileName)
             .Where(name => name is not ("EventSourcing" or "bin" or "obj")).Cast<string>().ToArray();
-        Assert.NotEmpty(features);
+        if (features.Length == 0) return; // a service with no feature yet (--sample none): nothing can name one
 
         // The service's own root namespace (Acme.Orders in a service named so) is not a feature's name.
         var root = typeof(AggregateRoot).Namespace![..^".Domain.EventSourcing".Length];

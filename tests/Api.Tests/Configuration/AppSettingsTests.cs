@@ -1,9 +1,7 @@
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
-using OrdersEs.Domain.Orders;
 using OrdersEs.Infrastructure.Configuration;
-using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.EventStore.EfCore;
 using OrdersEs.Infrastructure.Persistence;
@@ -39,6 +37,5 @@ public class AppSettingsTests(WebApplicationFactory<Program> factory) : IClassFi
 #endif
         Assert.IsType<EfCoreEventStore>(services.GetRequiredService<IEventStore>());
         Assert.IsType<EfCoreSnapshotStore>(services.GetRequiredService<ISnapshotStore>());
-        Assert.NotNull(services.GetRequiredService<EventSourcedRepository<Order>>());
     }
 }

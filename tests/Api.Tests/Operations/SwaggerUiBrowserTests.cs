@@ -12,7 +12,7 @@ public sealed class SwaggerUiBrowserTests
     private const string Chromium = "/usr/bin/chromium";
 
     [Fact]
-    public async Task Swagger_ui_renders_the_order_operations_in_a_browser()
+    public async Task Swagger_ui_renders_every_path_of_the_openapi_document_in_a_browser()
     {
         if (!File.Exists(Chromium)) Assert.Skip($"{Chromium} is missing: install Debian's chromium package (apt-get install -y chromium).");
         var databases = new SqliteDatabases();
@@ -23,11 +23,14 @@ public sealed class SwaggerUiBrowserTests
             factory.StartServer();
             var address = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
+            using var document = System.Text.Json.JsonDocument.Parse(await factory.CreateClient().GetStringAsync("/openapi/v1.json"));
+            var paths = document.RootElement.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToArray();
+
             var dom = await DumpDomAsync($"{address}/swagger/index.html");
 
             Assert.Contains("swagger-ui", dom, StringComparison.Ordinal);
-            foreach (var path in new[] { "/api/orders", "/api/orders/{id}", "/api/orders/{id}/lines/{sku}", "/api/orders/{id}/confirm", "/api/orders/{id}/events" })
-                Assert.Contains($">{path}<", dom.Replace("\u200B", "", StringComparison.Ordinal).Replace("<wbr>", "", StringComparison.Ordinal), StringComparison.Ordinal);
+            var text = dom.Replace("\u200B", "", StringComparison.Ordinal).Replace("<wbr>", "", StringComparison.Ordinal);
+            foreach (var path in paths) Assert.Contains($">{path}<", text, StringComparison.Ordinal);
         }
         finally
         {

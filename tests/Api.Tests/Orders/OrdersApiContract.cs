@@ -109,8 +109,8 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     public async Task A_repeated_idempotency_key_replays_the_first_answer_and_places_one_order()
     {
         var client = NewTenant();
-        var first = await Send(client, "key-1", ApiCalls.OneLine);
-        var second = await Send(client, "key-1", ApiCalls.OneLine);
+        var first = await Send(client, "key-1", OrderCalls.OneLine);
+        var second = await Send(client, "key-1", OrderCalls.OneLine);
 
         Assert.Equal(HttpStatusCode.Created, first.StatusCode);
         Assert.Equal(HttpStatusCode.Created, second.StatusCode);
@@ -124,7 +124,7 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     public async Task Racing_requests_with_one_idempotency_key_place_one_order()
     {
         var client = NewTenant();
-        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Send(client, "race-key", ApiCalls.OneLine)));
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Send(client, "race-key", OrderCalls.OneLine)));
 
         Assert.All(answers, a => Assert.Equal(HttpStatusCode.Created, a.StatusCode));
         Assert.Single(answers.Select(a => a.Headers.Location!.OriginalString).Distinct());
@@ -135,7 +135,7 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     public async Task An_idempotency_key_reused_with_another_body_is_a_422()
     {
         var client = NewTenant();
-        Assert.Equal(HttpStatusCode.Created, (await Send(client, "key-2", ApiCalls.OneLine)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await Send(client, "key-2", OrderCalls.OneLine)).StatusCode);
         var other = new { customerId = "someone-else", currency = "EUR", lines = new[] { new { sku = "X", quantity = 1, unitPrice = 1 } } };
         await (await Send(client, "key-2", other)).AssertProblemAsync(422, "idempotency-key-reused");
     }
@@ -144,8 +144,8 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     public async Task Idempotency_keys_are_scoped_by_tenant()
     {
         var (a, b) = (NewTenant(), NewTenant());
-        var first = await Send(a, "shared-key", ApiCalls.OneLine);
-        var second = await Send(b, "shared-key", ApiCalls.OneLine);
+        var first = await Send(a, "shared-key", OrderCalls.OneLine);
+        var second = await Send(b, "shared-key", OrderCalls.OneLine);
         Assert.NotEqual(first.Headers.Location, second.Headers.Location);
     }
 
@@ -403,7 +403,7 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     {
         var tenant = "tenant-" + Guid.NewGuid().ToString("N")[..8];
         var client = Api.Client(tenant);
-        var request = ApiCalls.Post("/api/orders", ApiCalls.OneLine);
+        var request = ApiCalls.Post("/api/orders", OrderCalls.OneLine);
         request.Headers.Add("X-Correlation-Id", "corr-42");
         var response = await client.SendAsync(request);
         Assert.Equal("corr-42", Assert.Single(response.Headers.GetValues("X-Correlation-Id")));

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Xunit;
 
-namespace OrdersEs.Api.Tests.Http;
+namespace OrdersEs.Api.Tests.Orders;
 
 /// <summary>
 /// A few thousand random requests (odd strings, numbers and JSON shapes) against the service on Kestrel, seeded and

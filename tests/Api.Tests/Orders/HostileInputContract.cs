@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using Xunit;
 
-namespace OrdersEs.Api.Tests.Http;
+namespace OrdersEs.Api.Tests.Orders;
 
 /// <summary>
 /// What a hostile or careless client sends: every answer is a success or a 4xx problem, and a rejected request

@@ -4,7 +4,7 @@ using Npgsql;
 using OrdersEs.TestSupport;
 using Xunit;
 
-namespace OrdersEs.Api.Tests.Http;
+namespace OrdersEs.Api.Tests.Orders;
 
 /// <summary>A database that does not answer, or refuses the service, makes writes, reads and readiness 503, never 500.</summary>
 public sealed class UnavailableDatabaseTests
@@ -44,7 +44,7 @@ public sealed class UnavailableDatabaseTests
         await using var factory = new ApiFactory(databaseUrl);
         var client = factory.Client("t");
 
-        var placed = await client.PostAsJsonAsync("/api/orders", ApiCalls.OneLine, TestContext.Current.CancellationToken);
+        var placed = await client.PostAsJsonAsync("/api/orders", OrderCalls.OneLine, TestContext.Current.CancellationToken);
         await placed.AssertProblemAsync(503, "unavailable");
         Assert.Equal("5", placed.Headers.RetryAfter?.ToString());
         await (await client.PostAsync("/api/orders/ord_x/confirm", null, TestContext.Current.CancellationToken)).AssertProblemAsync(503, "unavailable");

@@ -5,7 +5,7 @@ using OrdersEs.Infrastructure.Configuration;
 using OrdersEs.Infrastructure.Persistence;
 using Xunit;
 
-namespace OrdersEs.Api.Tests.Admin;
+namespace OrdersEs.Api.Tests.Orders;
 
 /// <summary>
 /// A poison event through the HTTP surface: <c>GET /admin/projections</c> shows it, <c>/health/ready</c> turns degraded
