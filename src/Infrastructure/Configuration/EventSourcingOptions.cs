@@ -12,6 +12,12 @@ public sealed class EventSourcingOptions
     public const string SnapshotIntervalKey = SectionKey + ":snapshot:interval";
     public const string DataRelationalUrlKey = "pyfly:data:relational:url";
 
+    /// <summary>
+    /// The .NET alias (what Aspire and other .NET tooling hand a service): used when no <c>pyfly:</c> URL is set.
+    /// An ADO.NET connection string (PostgreSQL <c>Host=...</c>, SQLite <c>Data Source=...</c>) or a URL.
+    /// </summary>
+    public const string ConnectionStringKey = "ConnectionStrings:EventStore";
+
     /// <summary>The URL both stores use when neither their own url nor <c>pyfly:data:relational:url</c> is set.</summary>
     public const string DefaultUrl = "sqlite+aiosqlite:///./app.db";
 
@@ -26,6 +32,9 @@ public sealed class EventSourcingOptions
 
     /// <summary>The value of <c>pyfly:data:relational:url</c>, outside this section: the shared fallback URL.</summary>
     public string? DataRelationalUrl { get; set; }
+
+    /// <summary>The value of <c>ConnectionStrings:EventStore</c>: the fallback below every <c>pyfly:</c> URL.</summary>
+    public string? EventStoreConnectionString { get; set; }
 }
 
 /// <summary><c>pyfly:eventsourcing:store</c>: where events are appended.</summary>

@@ -54,10 +54,14 @@ public sealed record EventSourcingSettings(ResolvedStore Store, ResolvedStore Sn
         return new ResolvedStore(provider, StoreUrl.Parse(url.Key, url.Url), url.IsDefault ? null : url.Key);
     }
 
-    /// <summary>The store's own url, else <c>pyfly:data:relational:url</c>, else the SQLite default (reported under the store's key).</summary>
+    /// <summary>
+    /// The store's own url, else <c>pyfly:data:relational:url</c>, else <c>ConnectionStrings:EventStore</c>, else the
+    /// SQLite default (reported under the store's key).
+    /// </summary>
     private static (string Key, string Url, bool IsDefault) EffectiveUrl(EventSourcingOptions options, StoreOptions store, string urlKey) =>
         !string.IsNullOrWhiteSpace(store.Url) ? (urlKey, store.Url, false)
         : !string.IsNullOrWhiteSpace(options.DataRelationalUrl) ? (EventSourcingOptions.DataRelationalUrlKey, options.DataRelationalUrl, false)
+        : !string.IsNullOrWhiteSpace(options.EventStoreConnectionString) ? (EventSourcingOptions.ConnectionStringKey, options.EventStoreConnectionString, false)
         : (urlKey, EventSourcingOptions.DefaultUrl, true);
 }
 

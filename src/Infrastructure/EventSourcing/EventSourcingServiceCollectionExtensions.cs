@@ -78,7 +78,11 @@ public static class EventSourcingServiceCollectionExtensions
         ConfigurationValues.EnsureConvertible<EventSourcingOptions>(configuration, EventSourcingOptions.SectionKey, name => name.ToLowerInvariant());
         services.AddOptions<EventSourcingOptions>()
             .Bind(configuration.GetSection(EventSourcingOptions.SectionKey))
-            .Configure(options => options.DataRelationalUrl = configuration[EventSourcingOptions.DataRelationalUrlKey])
+            .Configure(options =>
+            {
+                options.DataRelationalUrl = configuration[EventSourcingOptions.DataRelationalUrlKey];
+                options.EventStoreConnectionString = configuration[EventSourcingOptions.ConnectionStringKey];
+            })
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EventSourcingOptions>, EventSourcingOptionsValidator>());
         services.AddSingleton(provider => EventSourcingSettings.Resolve(provider.GetRequiredService<IOptions<EventSourcingOptions>>().Value));

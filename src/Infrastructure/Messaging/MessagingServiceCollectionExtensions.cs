@@ -14,7 +14,7 @@ public static class MessagingServiceCollectionExtensions
 
     /// <summary>
     /// <c>memory</c> (default): <see cref="InMemoryEventPublisher"/>; <c>rabbitmq</c>: <see cref="RabbitMqEventPublisher"/>
-    /// on <c>pyfly:eda:rabbitmq:url</c>; <c>none</c>: no <see cref="IEventPublisher"/> and no <see cref="EventSourcingPublisher"/>.
+    /// on <c>pyfly:eda:rabbitmq:url</c> (else <c>ConnectionStrings:RabbitMq</c>); <c>none</c>: no <see cref="IEventPublisher"/> and no <see cref="EventSourcingPublisher"/>.
     /// An unknown provider, a malformed URL or a blank destination throws <see cref="ConfigurationException"/> here, stopping start-up.
     /// </summary>
     public static IServiceCollection AddEventBus(this IServiceCollection services, IConfiguration configuration)
@@ -30,8 +30,12 @@ public static class MessagingServiceCollectionExtensions
                 services.TryAddSingleton<IEventPublisher>(sp => sp.GetRequiredService<InMemoryEventPublisher>());
                 break;
             case "rabbitmq":
-                var url = configuration[RabbitMqOptions.UrlKey];
-                var options = RabbitMqOptions.FromUrl(string.IsNullOrWhiteSpace(url) ? RabbitMqOptions.DefaultUrl : url);
+                // pyfly's key first, then the .NET alias, then the local default.
+                var key = string.IsNullOrWhiteSpace(configuration[RabbitMqOptions.UrlKey]) && !string.IsNullOrWhiteSpace(configuration[RabbitMqOptions.ConnectionStringKey])
+                    ? RabbitMqOptions.ConnectionStringKey
+                    : RabbitMqOptions.UrlKey;
+                var url = configuration[key];
+                var options = RabbitMqOptions.FromUrl(string.IsNullOrWhiteSpace(url) ? RabbitMqOptions.DefaultUrl : url, key);
                 services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<RabbitMqEventPublisher>(sp, options));
                 services.TryAddSingleton<IEventPublisher>(sp => sp.GetRequiredService<RabbitMqEventPublisher>());
                 services.TryAddSingleton<IEventBusProbe>(sp => sp.GetRequiredService<RabbitMqEventPublisher>());

@@ -7,6 +7,9 @@ namespace OrdersEs.Infrastructure.Messaging;
 public sealed record RabbitMqOptions
 {
     public const string UrlKey = "pyfly:eda:rabbitmq:url";
+
+    /// <summary>The .NET alias of the broker URL (what Aspire hands a service), used when <see cref="UrlKey"/> is not set.</summary>
+    public const string ConnectionStringKey = "ConnectionStrings:RabbitMq";
     public const string DefaultUrl = "amqp://guest:guest@localhost:5672/";
 
     /// <summary>The broker URL, <c>amqp://user:password@host:port/vhost</c> (or <c>amqps://</c>).</summary>
