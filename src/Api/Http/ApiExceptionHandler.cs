@@ -25,6 +25,10 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
             return true; // the client went away: nobody to answer
 
         var problem = ToProblem(context, exception);
+        // The failure's log line and answer carry the request's correlation id, as its successes do.
+        var correlation = ApiRequestContext.CorrelationOf(context);
+        if (correlation is not null) context.Response.Headers[ApiRequestContext.CorrelationHeader] = correlation;
+        using var scope = correlation is null ? null : logger.BeginScope(new Dictionary<string, object?> { ["CorrelationId"] = correlation });
         if (problem.Status >= 500) LogServerFailure(logger, problem.Status, context.Request.Method, context.Request.Path, exception);
         else LogClientFailure(logger, problem.Status, context.Request.Method, context.Request.Path, exception.Message);
 

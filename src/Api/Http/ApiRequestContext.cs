@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using FluentValidation;
 using FluentValidation.Results;
 using OrdersEs.Infrastructure.EventSourcing;
@@ -25,20 +26,35 @@ public sealed record ApiRequestContext(string? TenantId, string CorrelationId)
     public static ApiRequestContext Of(HttpContext context) =>
         context.Features.Get<ApiRequestContext>() ?? throw new InvalidOperationException("ApiRequestContext.Middleware is not in the pipeline.");
 
-    /// <summary>Reads and checks the headers, answers with <c>X-Correlation-Id</c> (generated when absent).</summary>
-    public static Task Middleware(HttpContext context, RequestDelegate next)
+    /// <summary>
+    /// Reads and checks the headers, answers with <c>X-Correlation-Id</c> (when absent: the request's W3C trace id, so
+    /// events, logs and traces share one id), and runs the rest of the request in a log scope with both ids.
+    /// </summary>
+    public static async Task Middleware(HttpContext context, RequestDelegate next)
     {
+        var traceId = Activity.Current?.TraceId.ToHexString();
         var correlation = context.Request.Headers[CorrelationHeader].ToString();
         if (string.IsNullOrEmpty(correlation) || correlation.Length > MaxCorrelationLength || !IsPrintableAscii(correlation))
-            correlation = Guid.NewGuid().ToString("N");
+            correlation = traceId ?? Guid.NewGuid().ToString("N");
         context.Response.Headers[CorrelationHeader] = correlation;
+        // Kept for the exception handler, which answers on a cleared response and logs outside this scope.
+        context.Items[CorrelationHeader] = correlation;
 
+        var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(ScopeCategory);
+        using var scope = logger.IsEnabled(LogLevel.Critical)
+            ? logger.BeginScope(new Dictionary<string, object?> { ["TraceId"] = traceId ?? context.TraceIdentifier, ["CorrelationId"] = correlation })
+            : null;
         var tenant = context.Request.Headers[TenantHeader].ToString();
         if (tenant.Length > MaxTenantLength || !IsPrintableAscii(tenant))
             throw new ValidationException([new ValidationFailure(TenantHeader, $"{TenantHeader} must be at most {MaxTenantLength} printable ASCII characters.")]);
         context.Features.Set(new ApiRequestContext(tenant.Length == 0 ? null : tenant, correlation));
-        return next(context);
+        await next(context);
     }
+
+    private const string ScopeCategory = "OrdersEs.Api.Request";
+
+    /// <summary>The request's correlation id once <see cref="Middleware"/> has run (also for a request it refused).</summary>
+    public static string? CorrelationOf(HttpContext context) => context.Items[CorrelationHeader] as string;
 
     private static bool IsPrintableAscii(string value)
     {

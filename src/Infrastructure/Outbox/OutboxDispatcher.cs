@@ -130,6 +130,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
     {
         var batch = await _store.ClaimAsync(Owner, _options.BatchSize, _options.ClaimLease, stoppingToken);
         if (batch.Count == 0) return 0;
+        using var work = WorkScope.ForEvents(_logger, RoundWork, batch.Select(m => m.Envelope).OfType<StoredEventEnvelope>().ToArray());
 
         var round = new Round(_busReachable);
         var groups = batch.GroupBy(m => m.AggregateId, StringComparer.Ordinal).Select(g => g.OrderBy(m => m.Sequence).ToArray());
@@ -167,19 +168,25 @@ public sealed partial class OutboxDispatcher : BackgroundService
             {
                 await _store.DeadLetterAsync(Owner, message.Id, reason, token);
                 OrdersEsTelemetry.RecordOutboxDeadLetter();
-                LogDeadLettered(error, message.EventId, message.AggregateId, message.Sequence, attempts);
+                using (MessageScope(message)) LogDeadLettered(error, message.EventId, message.AggregateId, message.Sequence, attempts);
                 continue;
             }
             var delay = RetryDelay(attempts);
             var retryAt = _time.GetUtcNow() + delay;
             await _store.RetryLaterAsync(Owner, message.Id, reason, retryAt, token);
             if (_earliestRetry is null || retryAt < _earliestRetry) _earliestRetry = retryAt;
-            LogRetry(message.EventId, message.AggregateId, attempts, delay, reason);
+            using (MessageScope(message)) LogRetry(message.EventId, message.AggregateId, attempts, delay, reason);
         }
         if (!round.Untried.IsEmpty) await _store.ReleaseAsync(Owner, round.Untried.ToArray(), token);
         stoppingToken.ThrowIfCancellationRequested();
         return batch.Count;
     }
+
+    private const string RoundWork = "outbox dispatch";
+
+    // A failing message's own log lines carry its event's correlation id.
+    private WorkScope? MessageScope(OutboxMessage message) =>
+        message.Envelope is null ? null : WorkScope.ForEvent(_logger, RoundWork, message.Envelope);
 
     private async ValueTask PublishInOrderAsync(OutboxMessage[] group, Round round, CancellationToken cancellationToken)
     {

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OrdersEs.Infrastructure.Diagnostics;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 
@@ -32,6 +33,8 @@ public sealed partial class ProjectionRunner : BackgroundService
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly IProjectionSkipStore _skips;
+    // The span and log scope name of this projection's batches.
+    private readonly string _batchWork;
     private volatile bool _reload;
     // Set when an operator parks an event here, or after a failure: the parked ids are read again before the next attempt.
     private volatile bool _reloadSkips;
@@ -51,6 +54,7 @@ public sealed partial class ProjectionRunner : BackgroundService
         IProjectionSkipStore? skips = null)
     {
         Projection = projection;
+        _batchWork = "projection " + projection.Name;
         _store = store;
         _signal = signal;
         _lease = lease;
@@ -229,7 +233,8 @@ public sealed partial class ProjectionRunner : BackgroundService
                 }
                 if (batch.Count == 1) alone = batch[0];
                 lastOfBatch = batch[^1].Checkpoint;
-                checkpoint = await Projection.ApplyAsync(batch, checkpoint.Value, stoppingToken);
+                using (WorkScope.ForEvents(_logger, _batchWork, batch))
+                    checkpoint = await Projection.ApplyAsync(batch, checkpoint.Value, stoppingToken);
                 Progressed(checkpoint.Value, ref failures);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -254,8 +259,10 @@ public sealed partial class ProjectionRunner : BackgroundService
                 if (lastOfBatch > oneByOneUntil) oneByOneUntil = lastOfBatch;
                 var delay = Backoff(failures);
                 _monitor.Update(Projection.Name, s => s with { LastError = e.Message });
-                _monitor.ReportFailure(Projection.Name, (e as ProjectionApplyException)?.Failed ?? alone, ProjectionFailure.Describe(e));
-                LogFailure(e, Projection.Name, failures, delay);
+                var failed = (e as ProjectionApplyException)?.Failed ?? alone;
+                _monitor.ReportFailure(Projection.Name, failed, ProjectionFailure.Describe(e));
+                using (failed is null ? null : WorkScope.ForEvent(_logger, _batchWork, failed))
+                    LogFailure(e, Projection.Name, failures, delay);
                 // An operator may park the failing event meanwhile, here or through another replica.
                 _reloadSkips = true;
                 await WaitBeforeRetryAsync(delay, stoppingToken);
