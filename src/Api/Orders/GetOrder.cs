@@ -3,10 +3,10 @@ using Mediator;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using OrdersEs.Api.Http;
+using OrdersEs.Domain.Orders;
 using OrdersEs.Infrastructure.Persistence;
 using OrdersEs.Infrastructure.Projections;
 using OrdersEs.Infrastructure.ReadModels.Orders;
-using OrdersEs.Domain.Orders;
 
 namespace OrdersEs.Api.Orders;
 
