@@ -2,10 +2,16 @@ using OrdersEs.Api;
 using OrdersEs.Api.Operations;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.Messaging;
+#if (aspire)
+using OrdersEs.ServiceDefaults;
+#endif
 
 try
 {
     var builder = WebApplication.CreateBuilder(args);
+#if (aspire)
+    builder.AddServiceDefaults();
+#endif
 
     // Aggregates, events, read models, projections and endpoint groups are found in the service's assemblies.
     builder.Services
