@@ -39,7 +39,10 @@ public static class ApiProblems
     {
         var problem = new HttpValidationProblemDetails(errors)
         {
-            Type = Validation.Type, Title = Validation.Title, Status = Validation.Status, Instance = context.Request.Path,
+            Type = Validation.Type,
+            Title = Validation.Title,
+            Status = Validation.Status,
+            Instance = context.Request.Path,
         };
         AddTraceId(context, problem);
         return problem;

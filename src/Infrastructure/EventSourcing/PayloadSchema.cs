@@ -47,37 +47,37 @@ internal sealed class PayloadSchema
         switch (info.Kind)
         {
             case JsonTypeInfoKind.Object when building.Add(type):
-            {
-                var node = new Node(Expect.Object, allowsNull);
-                var members = new List<Member>();
-                foreach (var property in info.Properties)
                 {
-                    if (property.Set is null && property.AssociatedParameter is null) continue; // computed: written, never read
-                    var parameter = property.AssociatedParameter;
-                    var required = property.IsRequired || parameter is { HasDefaultValue: false };
-                    var nullable = parameter?.IsNullable ?? property.IsSetNullable;
-                    members.Add(new Member(property.Name, required,
-                        Build(property.PropertyType, nullable, NullabilityOf(property), options, building)));
+                    var node = new Node(Expect.Object, allowsNull);
+                    var members = new List<Member>();
+                    foreach (var property in info.Properties)
+                    {
+                        if (property.Set is null && property.AssociatedParameter is null) continue; // computed: written, never read
+                        var parameter = property.AssociatedParameter;
+                        var required = property.IsRequired || parameter is { HasDefaultValue: false };
+                        var nullable = parameter?.IsNullable ?? property.IsSetNullable;
+                        members.Add(new Member(property.Name, required,
+                            Build(property.PropertyType, nullable, NullabilityOf(property), options, building)));
+                    }
+                    node.Members = members.ToArray();
+                    building.Remove(type);
+                    return node;
                 }
-                node.Members = members.ToArray();
-                building.Remove(type);
-                return node;
-            }
             case JsonTypeInfoKind.Object:
                 return new Node(Expect.Anything, true); // a recursive type: checked by the serializer alone
             case JsonTypeInfoKind.Enumerable or JsonTypeInfoKind.Dictionary:
-            {
-                var elementNullability = nullability?.ElementType
-                    ?? (nullability?.GenericTypeArguments is { Length: > 0 } arguments ? arguments[^1] : null);
-                var elementType = info.ElementType!;
-                var elementAllowsNull = elementType.IsValueType
-                    ? Nullable.GetUnderlyingType(elementType) is not null
-                    : elementNullability?.ReadState != NullabilityState.NotNull;
-                return new Node(info.Kind == JsonTypeInfoKind.Dictionary ? Expect.Dictionary : Expect.Array, allowsNull)
                 {
-                    Element = Build(elementType, elementAllowsNull, elementNullability, options, building),
-                };
-            }
+                    var elementNullability = nullability?.ElementType
+                        ?? (nullability?.GenericTypeArguments is { Length: > 0 } arguments ? arguments[^1] : null);
+                    var elementType = info.ElementType!;
+                    var elementAllowsNull = elementType.IsValueType
+                        ? Nullable.GetUnderlyingType(elementType) is not null
+                        : elementNullability?.ReadState != NullabilityState.NotNull;
+                    return new Node(info.Kind == JsonTypeInfoKind.Dictionary ? Expect.Dictionary : Expect.Array, allowsNull)
+                    {
+                        Element = Build(elementType, elementAllowsNull, elementNullability, options, building),
+                    };
+                }
             default:
                 return new Node(ScalarKind(Nullable.GetUnderlyingType(type) ?? type), allowsNull);
         }

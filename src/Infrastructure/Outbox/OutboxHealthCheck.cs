@@ -26,7 +26,9 @@ public sealed class OutboxHealthCheck(IOutboxMonitor outbox) : IHealthCheck
         }
         var data = new Dictionary<string, object>
         {
-            ["pending"] = counts.Pending, ["inFlight"] = counts.InFlight, ["deadLettered"] = counts.DeadLettered,
+            ["pending"] = counts.Pending,
+            ["inFlight"] = counts.InFlight,
+            ["deadLettered"] = counts.DeadLettered,
         };
         var pending = counts.Pending.ToString(CultureInfo.InvariantCulture);
         return counts.DeadLettered == 0

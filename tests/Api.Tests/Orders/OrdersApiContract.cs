@@ -33,7 +33,8 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     {
         var response = await NewTenant().PostAsJsonAsync("/api/orders", new
         {
-            customerId = "c", currency = "EUR",
+            customerId = "c",
+            currency = "EUR",
             lines = new[] { new { sku = "A", quantity = 1, unitPrice = 1 }, new { sku = "A", quantity = 2, unitPrice = 1 } },
         });
         var problem = await response.AssertProblemAsync(400, "validation");
@@ -45,7 +46,8 @@ public abstract class OrdersApiContract(ApiFixture fixture)
     {
         var response = await NewTenant().PostAsJsonAsync("/api/orders", new
         {
-            customerId = new string('c', 65), currency = "eur",
+            customerId = new string('c', 65),
+            currency = "eur",
             lines = new[] { new { sku = "bad sku", quantity = 0, unitPrice = -1 }, new { sku = "OK", quantity = 10_001, unitPrice = 100_000_001 } },
         });
         var fields = (await response.AssertProblemAsync(400, "validation")).ErrorFields();
@@ -61,7 +63,9 @@ public abstract class OrdersApiContract(ApiFixture fixture)
         Assert.Contains("lines", (await none.AssertProblemAsync(400, "validation")).ErrorFields());
         var tooMany = await client.PostAsJsonAsync("/api/orders", new
         {
-            customerId = "c", currency = "EUR", lines = Enumerable.Range(0, 101).Select(i => new { sku = $"S{i}", quantity = 1, unitPrice = 1 }).ToArray(),
+            customerId = "c",
+            currency = "EUR",
+            lines = Enumerable.Range(0, 101).Select(i => new { sku = $"S{i}", quantity = 1, unitPrice = 1 }).ToArray(),
         });
         Assert.Contains("lines", (await tooMany.AssertProblemAsync(400, "validation")).ErrorFields());
     }
