@@ -6,8 +6,9 @@ using Xunit;
 namespace OrdersEs.Api.Tests;
 
 /// <summary>
-/// The <c>.http</c> file beside the Api project stays in step with the endpoints: every mapped route has a request
-/// there, and every request there is a route the service maps.
+/// The <c>.http</c> files of the Api project (the service's beside it, and one in each feature folder that
+/// <c>dotnet new esaggregate</c> adds) stay in step with the endpoints: every mapped route has a request in one of
+/// them, and every request in them is a route the service maps.
 /// </summary>
 public sealed partial class HttpFileTests : IAsyncLifetime
 {
@@ -25,7 +26,7 @@ public sealed partial class HttpFileTests : IAsyncLifetime
             .Select(route => route.ToString())
             .ToArray();
 
-        Assert.True(missing.Length == 0, $"{HttpFile().Name} has no request for: {string.Join(", ", missing)}");
+        Assert.True(missing.Length == 0, $"{FileNames()} have no request for: {string.Join(", ", missing)}");
     }
 
     [Fact]
@@ -37,16 +38,17 @@ public sealed partial class HttpFileTests : IAsyncLifetime
             .Select(request => $"{request.Method} {request.Path}")
             .ToArray();
 
-        Assert.True(stale.Length == 0, $"{HttpFile().Name} sends requests no endpoint maps: {string.Join(", ", stale)}");
+        Assert.True(stale.Length == 0, $"{FileNames()} send requests no endpoint maps: {string.Join(", ", stale)}");
     }
 
     [Fact]
-    public void The_http_file_sends_If_Match_with_every_order_command_and_X_Admin_Key_with_every_admin_request()
+    public void The_http_files_send_If_Match_with_every_command_on_an_aggregate_and_X_Admin_Key_with_every_admin_request()
     {
         foreach (var request in HttpFileRequests())
         {
-            var isOrderCommand = request.Path.StartsWith("/api/orders/", StringComparison.Ordinal) && request.Method is "POST" or "DELETE";
-            if (isOrderCommand) Assert.Contains(request.Headers, h => h.StartsWith("If-Match:", StringComparison.OrdinalIgnoreCase));
+            // POST /api/orders creates; POST or DELETE below /api/orders/{id} changes an existing aggregate.
+            var isAggregateCommand = AggregatePath().IsMatch(request.Path) && request.Method is "POST" or "DELETE";
+            if (isAggregateCommand) Assert.Contains(request.Headers, h => h.StartsWith("If-Match:", StringComparison.OrdinalIgnoreCase));
             if (request.Path.StartsWith("/admin/", StringComparison.Ordinal))
                 Assert.Contains(request.Headers, h => h.StartsWith("X-Admin-Key:", StringComparison.OrdinalIgnoreCase));
         }
@@ -64,12 +66,12 @@ public sealed partial class HttpFileTests : IAsyncLifetime
         return routes;
     }
 
-    /// <summary>The requests of the file: the request line (base URL variable and query left out) and the headers below it.</summary>
+    /// <summary>The requests of the files: the request line (base URL variable and query left out) and the headers below it.</summary>
     private static List<HttpFileRequest> HttpFileRequests()
     {
         var requests = new List<HttpFileRequest>();
         HttpFileRequest? current = null;
-        foreach (var line in File.ReadAllLines(HttpFile().FullName))
+        foreach (var line in HttpFiles().SelectMany(file => File.ReadAllLines(file.FullName).Append("")))
         {
             if (RequestLine().Match(line) is { Success: true } request)
             {
@@ -85,11 +87,15 @@ public sealed partial class HttpFileTests : IAsyncLifetime
         return requests;
     }
 
-    private static FileInfo HttpFile()
+    /// <summary>The <c>.http</c> files the test project copies from <c>src/Api</c> and its feature folders.</summary>
+    private static FileInfo[] HttpFiles()
     {
         var files = new DirectoryInfo(AppContext.BaseDirectory).GetFiles("*.http");
-        return Assert.Single(files);
+        Assert.NotEmpty(files);
+        return files;
     }
+
+    private static string FileNames() => string.Join(", ", HttpFiles().Select(f => f.Name).Order(StringComparer.Ordinal));
 
     public async ValueTask DisposeAsync()
     {
@@ -102,6 +108,9 @@ public sealed partial class HttpFileTests : IAsyncLifetime
 
     [GeneratedRegex(@"^[A-Za-z0-9-]+:\s")]
     private static partial Regex HeaderLine();
+
+    [GeneratedRegex(@"^/api/[^/]+/[^/]+")]
+    private static partial Regex AggregatePath();
 
     private sealed record HttpFileRequest(string Method, string Path, List<string> Headers);
 
