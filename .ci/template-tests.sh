@@ -278,6 +278,9 @@ for service in Acme.Orders Acme.Billing-Svc; do
       kebab=$(sed -E 's/([a-z0-9])([A-Z])/\1-\2/g' <<<"$aname" | tr '[:upper:]' '[:lower:]')
       # shellcheck disable=SC2086
       [ "${aname,,}" = "$kebab" ] || stray+=$(grep -nF "${aname,,}" $files || true)
+      # Prose never puts an article before the name, which would read wrongly for some names ("an purchase order").
+      # shellcheck disable=SC2086
+      stray+=$(grep -niE '\ban [b-df-hj-np-tv-z]|\ba [aeiou]' $files || true)
       [ -z "$stray" ] || { printf '%s\n' "$stray" | head -20 >&2; fail "$service/$aname: template text of Invoice (or a lower-case run-together name) is left"; }
     fi
     if [ -n "$plural_option" ]; then

@@ -39,7 +39,7 @@ public sealed class CreateInvoiceValidator : AbstractValidator<CreateInvoiceComm
 
 /// <summary>
 /// Appends <c>InvoiceCreated</c>. An <c>Idempotency-Key</c> is claimed first, and its answer (kept 24 hours) is written
-/// in the same transaction as the event, so a crash can never leave an invoice whose key a retry would create again.
+/// in the same transaction as the event, so a crash can never leave a created invoice whose key a retry would create again.
 /// </summary>
 public sealed class CreateInvoiceHandler(AggregateWriter<Invoice> writer, IdempotencyStore idempotency, TimeProvider timeProvider)
     : ICommandHandler<CreateInvoiceCommand, CreateInvoiceResult>
