@@ -2,8 +2,10 @@
 # Tests of the `dotnet new esservice` template, run by .ci/run (see docs/template.md).
 # Installs the template from this working tree into a throwaway DOTNET_CLI_HOME, generates every
 # --database x --broker combination, checks each file set (nothing left behind, no OrdersEs text in any case,
-# options applied), builds all four, runs the generated tests of two, starts the SQLite one and places an order
-# over HTTP, then packs the template and installs it from the .nupkg. Needs no server; about 5 minutes on 2 cores.
+# options applied), adds aggregates to two with `dotnet new esaggregate` (new files only, no existing file changed),
+# builds all four, runs the generated tests of two, starts the SQLite one and places an order and creates, renames
+# and closes an invoice over HTTP, then packs both templates and installs them from the .nupkg. Needs no server;
+# about 7 minutes on 2 cores.
 #   .ci/template-tests.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,7 +53,7 @@ free_port() {
 }
 
 # What the template must copy: the tree's files (tracked, or new and not ignored) less what template.json excludes.
-excluded='^(\.ci/|bench/|docs/template\.md$|docs/benchmarks\.md$|docs/[^/]*\.png$|templatepack\.csproj$|artifacts/|\.template\.config/|\.git$|\.git/|\.vs/|\.idea/)|(^|/)(bin|obj|TestResults)/|\.db(-shm|-wal)?$|\.user$'
+excluded='^(\.ci/|bench/|templates/|docs/template\.md$|docs/benchmarks\.md$|docs/[^/]*\.png$|templatepack\.csproj$|artifacts/|\.template\.config/|\.git$|\.git/|\.vs/|\.idea/)|(^|/)(bin|obj|TestResults)/|\.db(-shm|-wal)?$|\.user$'
 docker_files='^(Dockerfile|docker-compose\.yml|\.dockerignore)$'
 safe_name() { local n=${1//[^A-Za-z0-9_]/_}; [[ $n =~ ^[0-9] ]] && n="_$n"; printf '%s' "$n"; }
 expected_files() { # $1 = generated name, $2 = yes if docker files are left out
@@ -65,16 +67,44 @@ expected_files() { # $1 = generated name, $2 = yes if docker files are left out
   done | sort
 }
 
+# What `dotnet new esaggregate -n $1` adds (plural $2): the item template's files, renamed as its template.json says.
+aggregate_template=templates/esaggregate
+expected_aggregate_files() {
+  git -C "$repo" ls-files --cached --others --exclude-standard -- "$aggregate_template" | sort -u | while IFS= read -r f; do
+    [ -e "$repo/$f" ] || continue
+    f=${f#"$aggregate_template"/}
+    [[ $f == .template.config/* ]] && continue
+    f=${f//Invoices/$'\x01'}
+    f=${f//Invoice/$1}
+    printf '%s\n' "${f//$'\x01'/$2}"
+  done | sort
+}
+# Every file of a generated tree (bin/obj left out) as "path  sha256", one per line, in byte order (for comm).
+tree_hashes() {
+  (cd "$1" && find . \( -name bin -o -name obj \) -prune -o -type f -print0 | xargs -0 sha256sum \
+    | sed -E 's|^([0-9a-f]+)  \./(.*)$|\2  \1|' | LC_ALL=C sort)
+}
+
 # ---------------------------------------------------------------------------------------------------------------
-step "install the template from $repo"
+step "install the templates from $repo"
 run 120 "$work/install.log" dotnet new install "$repo"
 grep -q esservice "$work/install.log" || fail "dotnet new install did not list esservice"
+grep -q esaggregate "$work/install.log" || fail "dotnet new install did not list esaggregate (templates/esaggregate)"
+run 60 "$work/list.log" dotnet new list
+for template in esservice esaggregate; do
+  grep -qw "$template" "$work/list.log" || fail "dotnet new list does not show $template"
+done
 run 60 "$work/help.log" dotnet new esservice --help
 for option in --database -db --broker --no-docker --no-restore postgresql sqlite rabbitmq memory; do
   grep -q -- "$option" "$work/help.log" || fail "dotnet new esservice --help does not mention $option"
 done
 grep -qF -- "--type <project>" "$work/help.log" || fail "dotnet new esservice --help does not show the template as a project (tags.type)"
-ok "installed; --help lists --database/-db, --broker, --no-docker, --no-restore and their choices"
+run 60 "$work/help-aggregate.log" dotnet new esaggregate --help
+for option in --service -s --plural --name "Required: \*true\*"; do
+  grep -q -- "$option" "$work/help-aggregate.log" || fail "dotnet new esaggregate --help does not mention $option"
+done
+grep -qF -- "--type <item>" "$work/help-aggregate.log" || fail "dotnet new esaggregate --help does not show the template as an item (tags.type)"
+ok "installed both; --help lists --database/-db, --broker, --no-docker, --no-restore and their choices; esaggregate --service/-s (required), --plural"
 done_step
 
 # name | database | broker | docker left out | extra arguments
@@ -213,6 +243,96 @@ ok "every generated service has a UserSecretsId of its own"
 rm -f "$work"/out/*.secrets-id
 
 # ---------------------------------------------------------------------------------------------------------------
+# name | service | plural option (empty: the English rule) | expected plural | expected route
+aggregates=(
+  "Invoice|Acme.Orders||Invoices|/api/invoices"
+  "PurchaseOrder|Acme.Orders||PurchaseOrders|/api/purchase-orders"
+  "Person|Acme.Orders|People|People|/api/people"
+  "Invoice|Acme.Billing-Svc||Invoices|/api/invoices"
+  "PurchaseOrder|Acme.Billing-Svc||PurchaseOrders|/api/purchase-orders"
+)
+for service in Acme.Orders Acme.Billing-Svc; do
+  step "add aggregates to $service with dotnet new esaggregate"
+  out=${dir_of[$service]}
+  tree_hashes "$out" >"$work/hashes-before"
+  expected_new=""
+  for aggregate in "${aggregates[@]}"; do
+    IFS='|' read -r aname aservice plural_option plural route <<<"$aggregate"
+    [ "$aservice" = "$service" ] || continue
+    # Run as a developer would: in the service's root folder.
+    cd "$out"
+    run 120 "$work/aggregate-$service-$aname.log" dotnet new esaggregate -n "$aname" --service "$service" ${plural_option:+--plural "$plural_option"}
+    cd "$repo"
+    expected_new+=$(expected_aggregate_files "$aname" "$plural")$'\n'
+    # Singular, plural, route, table and prose tokens never ran into each other.
+    table=$(tr '[:upper:]' '[:lower:]' <<<"${route#/api/}" | tr - _)_view
+    files=$(expected_aggregate_files "$aname" "$plural" | sed "s|^|$out/|")
+    # shellcheck disable=SC2086
+    grep -qF "\"$route\"" $files || fail "$service/$aname: no file holds the route \"$route\""
+    # shellcheck disable=SC2086
+    grep -qF "\"$table\"" $files || fail "$service/$aname: no file holds the table name \"$table\""
+    if [ "$aname" != Invoice ]; then
+      # shellcheck disable=SC2086
+      stray=$(grep -niE 'invoice|inv_' $files || true)
+      # The engine's own lower-case form of a name of several words (purchaseorder) must lose to the prose one.
+      kebab=$(sed -E 's/([a-z0-9])([A-Z])/\1-\2/g' <<<"$aname" | tr '[:upper:]' '[:lower:]')
+      # shellcheck disable=SC2086
+      [ "${aname,,}" = "$kebab" ] || stray+=$(grep -nF "${aname,,}" $files || true)
+      # Prose never puts an article before the name, which would read wrongly for some names ("an purchase order").
+      # shellcheck disable=SC2086
+      stray+=$(grep -niE '\ban [b-df-hj-np-tv-z]|\ba [aeiou]' $files || true)
+      [ -z "$stray" ] || { printf '%s\n' "$stray" | head -20 >&2; fail "$service/$aname: template text of Invoice (or a lower-case run-together name) is left"; }
+    fi
+    if [ -n "$plural_option" ]; then
+      default_plural="${aname}s"
+      # shellcheck disable=SC2086
+      ! grep -qF "$default_plural" $files || fail "$service/$aname: the English plural $default_plural is used despite --plural $plural_option"
+    fi
+  done
+  tree_hashes "$out" >"$work/hashes-after"
+  changed=$(LC_ALL=C comm -23 "$work/hashes-before" "$work/hashes-after")
+  [ -z "$changed" ] || { printf '%s\n' "$changed" >&2; fail "$service: esaggregate changed or removed files it found there"; }
+  added=$(LC_ALL=C comm -13 "$work/hashes-before" "$work/hashes-after" | sed -E 's/  [0-9a-f]+$//' | sort)
+  expected_new=$(printf '%s' "$expected_new" | sed '/^$/d' | sort)
+  if [ "$added" != "$expected_new" ]; then
+    diff <(printf '%s\n' "$expected_new") <(printf '%s\n' "$added") >&2 || true
+    fail "$service: esaggregate added other files than its template's (< expected only, > added only)"
+  fi
+  ok "$service: $(wc -l <<<"$added") files added, no existing file changed; routes, tables and names as expected"
+
+  leftovers=$(grep -rli orderses "$out" --exclude-dir=bin --exclude-dir=obj || true)
+  paths=$(find "$out" -iname '*orderses*')
+  [ -z "$leftovers$paths" ] || { grep -rni orderses "$out" --exclude-dir=bin --exclude-dir=obj | head -20 >&2; fail "$service: OrdersEs text left in: $leftovers $paths"; }
+  python3 - "$out" <<'PY' || fail "$service: an added file has an invalid namespace (see above)"
+import pathlib, re, sys
+for cs in pathlib.Path(sys.argv[1]).rglob("*.cs"):
+    if {"bin", "obj"} & set(cs.parts):
+        continue
+    for ns in re.findall(r"^namespace ([^;\s]+)", cs.read_text(), re.M):
+        assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", ns), f"{cs}: namespace {ns} is not valid C#"
+PY
+  ok "$service: no OrdersEs text in the added files, namespaces valid"
+
+  # Running it again would overwrite: the engine refuses without --force, and nothing changes.
+  if (cd "$out" && dotnet new esaggregate -n Invoice --service "$service" >"$work/aggregate-again.log" 2>&1); then
+    fail "$service: a second esaggregate -n Invoice succeeded instead of refusing to overwrite"
+  fi
+  tree_hashes "$out" | cmp -s - "$work/hashes-after" || fail "$service: the refused second run changed files"
+  ok "$service: a second esaggregate -n Invoice refuses and changes nothing"
+  done_step
+done
+
+step "esaggregate without --service"
+mkdir -p "$work/no-service"
+if (cd "$work/no-service" && dotnet new esaggregate -n Invoice >"$work/no-service.log" 2>&1); then
+  fail "dotnet new esaggregate without --service succeeded"
+fi
+grep -q -- "--service" "$work/no-service.log" || { cat "$work/no-service.log" >&2; fail "the error without --service does not name --service"; }
+[ -z "$(find "$work/no-service" -type f)" ] || fail "esaggregate without --service still wrote files"
+ok "without --service it fails naming the option ($(grep -m1 -o "Missing mandatory option.*" "$work/no-service.log" | cut -c1-60)...) and writes nothing"
+done_step
+
+# ---------------------------------------------------------------------------------------------------------------
 for combo in "${combos[@]}"; do
   IFS='|' read -r name _ <<<"$combo"
   step "build $name"
@@ -226,15 +346,25 @@ for name in Acme.Orders Acme.Billing-Svc; do
   run 400 "$work/test-$name.log" dotnet test "${sln_of[$name]}" --no-build
   grep -E "total:|failed:|succeeded:|skipped:" "$work/test-$name.log" | paste -sd' ' | sed 's/^/   /'
   ok "$name: dotnet test passes"
+  if [ "$name" = Acme.Orders ]; then
+    # The aggregates' own tests are among them: count them (SQLite and domain specs run, PostgreSQL ones skip).
+    run 200 "$work/test-aggregates.log" dotnet test --project "${dir_of[$name]}/tests/Api.Tests/Api.Tests.csproj" --no-build \
+      --filter "FullyQualifiedName~.Invoices.|FullyQualifiedName~.PurchaseOrders.|FullyQualifiedName~.People."
+    ran=$(grep -m1 -oE "succeeded: [0-9]+" "$work/test-aggregates.log" | grep -oE "[0-9]+" || echo 0)
+    skipped_pg=$(grep -m1 -oE "skipped: [0-9]+" "$work/test-aggregates.log" | grep -oE "[0-9]+" || echo 0)
+    [ "$ran" -ge 60 ] || { tail -n 20 "$work/test-aggregates.log" >&2; fail "$name: only $ran API tests of the added aggregates passed"; }
+    ok "$name: the added aggregates' API tests ran: $ran passed on SQLite, $skipped_pg skipped (no PostgreSQL)"
+  fi
   done_step
 done
 
 # ---------------------------------------------------------------------------------------------------------------
-step "run Acme.Orders and place an order over HTTP"
+step "run Acme.Orders, place an order and create, rename and close invoices over HTTP"
 name=Acme.Orders
 port=$(free_port)
 base="http://127.0.0.1:$port"
-(cd "${dir_of[$name]}" && exec setsid dotnet run --project src/Api --no-build --urls "$base" >"$work/run.log" 2>&1) &
+# The http launch profile runs it in Development, which serves OpenAPI already; the switch makes that explicit.
+(cd "${dir_of[$name]}" && PYFLY__API__OPENAPI__ENABLED=true exec setsid dotnet run --project src/Api --no-build --urls "$base" >"$work/run.log" 2>&1) &
 server_pid=$!
 sleep 0.2
 [ "$(ps -o pgid= -p "$server_pid" | tr -d ' ')" = "$server_pid" ] || fail "setsid did not make the service a process group of its own"
@@ -265,6 +395,50 @@ else
   cat "$work/post.json" >&2 || true
   fail "POST /api/orders answered $status, expected 201"
 fi
+# The aggregates esaggregate added: create, read the own write, rename under If-Match (a stale one is a 412), close,
+# close again (a 409 naming the aggregate's rule).
+http_call() { # method path [body] [If-Match]; prints the status, leaves body and headers in $work/call.*
+  local args=(-s -o "$work/call.json" -D "$work/call.headers" -w '%{http_code}' -X "$1" "$base$2")
+  [ -n "${3:-}" ] && args+=(-H 'Content-Type: application/json' -d "$3")
+  [ -n "${4:-}" ] && args+=(-H "If-Match: $4")
+  curl "${args[@]}"
+}
+header_of() { grep -i "^$1:" "$work/call.headers" | head -n1 | cut -d' ' -f2- | tr -d '\r'; }
+expect() { # status wanted, request description
+  [ "$1" = "$2" ] || { cat "$work/call.json" >&2 || true; fail "$3 answered $2, expected $1"; }
+}
+for route in /api/invoices /api/purchase-orders /api/people; do
+  expect 201 "$(http_call POST "$route" '{"name":"First name"}')" "POST $route"
+  location=$(header_of location)
+  etag=$(header_of etag)
+  [ "$etag" = '"1"' ] && [[ $location == "$route/"* ]] || fail "POST $route answered Location '$location', ETag '$etag'"
+  expect 200 "$(http_call GET "$location?minVersion=1")" "GET $location?minVersion=1"
+  grep -q '"name":"First name"' "$work/call.json" && grep -q '"status":"Open"' "$work/call.json" \
+    || fail "GET $location?minVersion=1 does not show the new one: $(cat "$work/call.json")"
+  expect 200 "$(http_call POST "$location/rename" '{"name":"Second name"}' "$etag")" "POST $location/rename with If-Match $etag"
+  renamed=$(header_of etag)
+  expect 412 "$(http_call POST "$location/close" "" "$etag")" "POST $location/close with the stale If-Match $etag"
+  expect 200 "$(http_call POST "$location/close" "" "$renamed")" "POST $location/close with If-Match $renamed"
+  expect 409 "$(http_call POST "$location/close" "")" "POST $location/close a second time"
+  grep -q -- '-rule"' "$work/call.json" || fail "the second close's 409 is not a rule problem: $(cat "$work/call.json")"
+  expect 200 "$(http_call GET "$location?minVersion=3")" "GET $location?minVersion=3"
+  grep -q '"name":"Second name"' "$work/call.json" && grep -q '"status":"Closed"' "$work/call.json" \
+    || fail "GET $location?minVersion=3 does not show it renamed and closed: $(cat "$work/call.json")"
+  ok "$route: 201 with Location and ETag, read with ?minVersion, renamed under If-Match (stale: 412), closed, closed again: 409"
+done
+expect 200 "$(http_call GET /openapi/v1.json)" "GET /openapi/v1.json"
+python3 - "$work/call.json" <<'PY' || fail "the OpenAPI document lacks the added aggregates' operations (see above)"
+import json, sys
+paths = json.load(open(sys.argv[1]))["paths"]
+for route, tag in (("/api/orders", "Orders"), ("/api/invoices", "Invoices"), ("/api/purchase-orders", "PurchaseOrders"), ("/api/people", "People")):
+    for path in (route, route + "/{id}", route + "/{id}/events"):
+        assert path in paths, f"{path} is not in /openapi/v1.json: {sorted(paths)}"
+    assert tag in paths[route]["post"]["tags"], (route, paths[route]["post"].get("tags"))
+for route in ("/api/invoices", "/api/purchase-orders", "/api/people"):
+    assert {route + "/{id}/rename", route + "/{id}/close"} <= set(paths), route
+PY
+ok "/openapi/v1.json lists /api/orders, /api/invoices, /api/purchase-orders and /api/people with their tags"
+
 kill -TERM -- "-$server_pid"
 wait "$server_pid" 2>/dev/null || true
 server_pid=""
@@ -282,19 +456,39 @@ if grep -qE '^content/(\.ci/|bench/|artifacts/|templatepack\.csproj|docs/templat
   printf '%s\n' "$entries" >&2; fail "the package holds files the template leaves out"
 fi
 grep -qx 'content/.template.config/template.json' <<<"$entries" || fail "the package lacks content/.template.config/template.json"
+grep -qx "content/$aggregate_template/.template.config/template.json" <<<"$entries" \
+  || fail "the package lacks content/$aggregate_template/.template.config/template.json"
 grep -qx 'icon.png' <<<"$entries" || fail "the package lacks its icon (icon.png at the root)"
 nuspec=$(python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print(z.read([n for n in z.namelist() if n.endswith(".nuspec")][0]).decode())' "$nupkg")
 for want in '<license type="expression">MIT</license>' '<icon>icon.png</icon>' '<projectUrl>' '<repository type="git" url='; do
   grep -qF "$want" <<<"$nuspec" || { printf '%s\n' "$nuspec" >&2; fail "the package's nuspec lacks $want"; }
 done
 run 120 "$work/install-nupkg.log" dotnet new install "$nupkg"
+run 60 "$work/list-nupkg.log" dotnet new list
+for template in esservice esaggregate; do
+  grep -qw "$template" "$work/list-nupkg.log" || fail "the .nupkg does not register $template"
+done
 run 120 "$work/new-from-nupkg.log" dotnet new esservice -n Acme.Orders -o "$work/out-nupkg" --no-restore
+cd "$work/out-nupkg"
+for aggregate in "${aggregates[@]}"; do
+  IFS='|' read -r aname aservice plural_option _ _ <<<"$aggregate"
+  [ "$aservice" = Acme.Orders ] || continue
+  run 120 "$work/aggregate-nupkg-$aname.log" dotnet new esaggregate -n "$aname" --service Acme.Orders ${plural_option:+--plural "$plural_option"}
+done
+cd "$repo"
 # The folder-generated copy has since been built and run: leave out bin/obj and its SQLite database.
 from_folder=$(cd "${dir_of[Acme.Orders]}" && find . \( -name bin -o -name obj \) -prune -o -type f ! -name '*.db*' -print | sort)
 from_package=$(cd "$work/out-nupkg" && find . -type f | sort)
 [ "$from_folder" = "$from_package" ] || { diff <(echo "$from_folder") <(echo "$from_package") >&2 || true; fail "the package generates other files than the folder"; }
 run 120 "$work/uninstall-nupkg.log" dotnet new uninstall OrdersEs.Templates
-ok "$(basename "$nupkg") installs and generates the same files (dot-files included) as the folder"
+for aggregate in "${aggregates[@]}"; do
+  IFS='|' read -r aname aservice _ plural _ <<<"$aggregate"
+  [ "$aservice" = Acme.Orders ] || continue
+  while IFS= read -r f; do
+    cmp -s "${dir_of[Acme.Orders]}/$f" "$work/out-nupkg/$f" || fail "esaggregate from the package wrote another $f than from the folder"
+  done < <(expected_aggregate_files "$aname" "$plural")
+done
+ok "$(basename "$nupkg") installs both templates and generates the same files (dot-files included) as the folder, the aggregates byte for byte"
 done_step
 
 echo
