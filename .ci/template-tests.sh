@@ -56,11 +56,15 @@ free_port() {
 excluded='^(\.ci/|bench/|templates/|docs/template\.md$|docs/benchmarks\.md$|docs/[^/]*\.png$|templatepack\.csproj$|artifacts/|\.template\.config/|\.git$|\.git/|\.vs/|\.idea/)|(^|/)(bin|obj|TestResults)/|\.db(-shm|-wal)?$|\.user$'
 docker_files='^(Dockerfile|docker-compose\.yml|\.dockerignore)$'
 safe_name() { local n=${1//[^A-Za-z0-9_]/_}; [[ $n =~ ^[0-9] ]] && n="_$n"; printf '%s' "$n"; }
-expected_files() { # $1 = generated name, $2 = yes if docker files are left out
+sample_files='^(src/Domain/Orders|src/Api/Orders|src/Infrastructure/ReadModels/Orders|tests/Domain.Tests/Orders|tests/Api.Tests/Orders|tests/Infrastructure.Tests/ReadModels/Orders)/'
+aspire_files='^src/(AppHost|ServiceDefaults)/'
+expected_files() { # $1 = generated name, $2 = yes if docker files are left out, $3 = yes for --sample none, $4 = yes for --aspire
   git -C "$repo" ls-files --cached --others --exclude-standard | sort -u | while IFS= read -r f; do
     [ -e "$repo/$f" ] || continue
     [[ $f =~ $excluded ]] && continue
     [ "$2" = yes ] && [[ $f =~ $docker_files ]] && continue
+    [ "${3:-no}" = yes ] && [[ $f =~ $sample_files ]] && continue
+    [ "${4:-no}" != yes ] && [[ $f =~ $aspire_files ]] && continue
     # Paths are renamed as template.json says: a type named after the service keeps one identifier, else the name as typed.
     f=${f//OrdersEsTelemetry/$(safe_name "$1")Telemetry}
     printf '%s\n' "${f//OrdersEs/$1}"
@@ -110,9 +114,10 @@ done_step
 # name | database | broker | docker left out | extra arguments
 combos=(
   "Acme.Orders|sqlite|memory|no|"
-  "Acme.Billing-Svc|postgresql|rabbitmq|no|--no-restore"
-  "Acme.Ledger|sqlite|rabbitmq|yes|--no-restore --no-docker"
-  "Shop-Api|postgresql|memory|no|--no-restore"
+  "Acme.Billing-Svc|postgresql|rabbitmq|no|--no-restore --aspire"
+  "Acme.Ledger|sqlite|rabbitmq|yes|--no-restore --no-docker --aspire"
+  "Shop-Api|postgresql|memory|no|--no-restore --aspire"
+  "Acme.Empty|sqlite|memory|no|--no-restore --sample none --aspire"
 )
 
 declare -A dir_of sln_of
@@ -134,7 +139,13 @@ for combo in "${combos[@]}"; do
 
   # The file set is exactly the template's files (bin/obj from the restore post-action aside).
   actual=$(cd "$out" && find . \( -name bin -o -name obj \) -prune -o -type f -print | sed 's|^\./||' | sort)
-  expected=$(expected_files "$name" "$nodocker")
+  nosample=no; [[ $extra == *"--sample none"* ]] && nosample=yes
+  aspire=no; [[ $extra == *--aspire* ]] && aspire=yes
+  expected=$(expected_files "$name" "$nodocker" "$nosample" "$aspire")
+  if [ "$aspire" = yes ]; then
+    grep -q 'src\\AppHost\\AppHost.csproj' "$out/$name.sln" && grep -q 'src\\ServiceDefaults\\ServiceDefaults.csproj' "$out/$name.sln" \
+      || { cat "$work/new-$name.log" >&2; fail "$name: --aspire did not add the app host and service defaults to $name.sln"; }
+  fi
   if [ "$actual" != "$expected" ]; then
     diff <(printf '%s\n' "$expected") <(printf '%s\n' "$actual") >&2 || true
     fail "$name: generated files differ from the template's (< expected only, > generated only)"
@@ -250,8 +261,9 @@ aggregates=(
   "Person|Acme.Orders|People|People|/api/people"
   "Invoice|Acme.Billing-Svc||Invoices|/api/invoices"
   "PurchaseOrder|Acme.Billing-Svc||PurchaseOrders|/api/purchase-orders"
+  "Invoice|Acme.Empty||Invoices|/api/invoices"
 )
-for service in Acme.Orders Acme.Billing-Svc; do
+for service in Acme.Orders Acme.Billing-Svc Acme.Empty; do
   step "add aggregates to $service with dotnet new esaggregate"
   out=${dir_of[$service]}
   tree_hashes "$out" >"$work/hashes-before"
@@ -341,7 +353,7 @@ for combo in "${combos[@]}"; do
   done_step
 done
 
-for name in Acme.Orders Acme.Billing-Svc; do
+for name in Acme.Orders Acme.Billing-Svc Acme.Empty; do
   step "test $name (its own tests; no server, so PostgreSQL and RabbitMQ tests skip)"
   run 400 "$work/test-$name.log" dotnet test "${sln_of[$name]}" --no-build
   grep -E "total:|failed:|succeeded:|skipped:" "$work/test-$name.log" | paste -sd' ' | sed 's/^/   /'
@@ -443,6 +455,28 @@ kill -TERM -- "-$server_pid"
 wait "$server_pid" 2>/dev/null || true
 server_pid=""
 ok "$name stopped"
+done_step
+
+# ---------------------------------------------------------------------------------------------------------------
+step "run Acme.Empty (--sample none, then its first aggregate from esaggregate) and create an invoice over HTTP"
+name=Acme.Empty
+port=$(free_port)
+base="http://127.0.0.1:$port"
+(cd "${dir_of[$name]}" && exec setsid dotnet run --project src/Api --no-build --urls "$base" >"$work/run-empty.log" 2>&1) &
+server_pid=$!
+for _ in $(seq 1 120); do
+  curl -sf "$base/health/live" >/dev/null 2>&1 && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/run-empty.log" >&2; fail "$name: the service exited before answering /health/live"; }
+  sleep 0.5
+done
+curl -sf "$base/health/ready" >/dev/null || { tail -n 40 "$work/run-empty.log" >&2; fail "$name: /health/ready did not answer 200"; }
+[ -z "$(find "${dir_of[$name]}/src" -path '*/Orders/*' -not -path '*/bin/*' -not -path '*/obj/*')" ] || fail "$name: --sample none left Orders files"
+status=$(curl -s -o "$work/empty-post.json" -w '%{http_code}' -X POST "$base/api/invoices" -H 'Content-Type: application/json' -d '{"name":"First"}')
+[ "$status" = 201 ] || { cat "$work/empty-post.json" >&2; fail "$name: POST /api/invoices answered $status"; }
+orders=$(curl -s -o /dev/null -w '%{http_code}' "$base/api/orders")
+[ "$orders" = 404 ] || fail "$name: GET /api/orders answered $orders, expected 404 (no sample)"
+kill -TERM -- "-$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+ok "$name starts with no sample (/api/orders 404), ready, and serves the aggregate esaggregate added (POST /api/invoices 201)"
 done_step
 
 # ---------------------------------------------------------------------------------------------------------------
