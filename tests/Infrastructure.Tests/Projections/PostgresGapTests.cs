@@ -15,7 +15,7 @@ public sealed class PostgresGapTests : OwnsResources
 {
     private const string SlowInsert = """
         INSERT INTO pyfly_event_store (event_id, aggregate_id, aggregate_type, sequence, event_type, payload, metadata, occurred_at, version)
-        VALUES ($1, $1, 'Order', 1, 'OrderConfirmed', '{"order_id": "x"}', '{}', now() AT TIME ZONE 'utc', 1)
+        VALUES ($1, $1, 'Counter', 1, 'ThingHappened', '{"thing_name": "x", "how_many": 1}', '{}', now() AT TIME ZONE 'utc', 1)
         """;
 
     private static async Task<NpgsqlTransaction> BeginSlowAppendAsync(NpgsqlConnection connection, string aggregateId)
@@ -40,13 +40,13 @@ public sealed class PostgresGapTests : OwnsResources
         var fixture = await FixtureAsync();
         var seen = new ConcurrentQueue<StoredEventEnvelope>();
         var projection = new FunctionProjection("gap", (e, _) => { seen.Enqueue(e); return Task.CompletedTask; });
-        await fixture.PlaceAsync("before");
+        await fixture.TallyAsync("before");
         await fixture.StartAsync(projection);
         await fixture.CaughtUpAsync(projection);
 
         await using var slowConnection = new NpgsqlConnection(fixture.Database.Connection.ConnectionString);
         await using var slow = await BeginSlowAppendAsync(slowConnection, "late");
-        for (var i = 0; i < 3; i++) await fixture.PlaceAsync($"early-{i}");
+        for (var i = 0; i < 3; i++) await fixture.TallyAsync($"early-{i}");
 
         // The open transaction holds the horizon: nothing after it is handed out yet, so nothing can be skipped.
         Assert.Empty(await fixture.Store.ReadAllAsync(seen.Last().Checkpoint, 100));
@@ -76,7 +76,7 @@ public sealed class PostgresGapTests : OwnsResources
         {
             await using var slowConnection = new NpgsqlConnection(fixture.Database.Connection.ConnectionString);
             await using var slow = await BeginSlowAppendAsync(slowConnection, "late");
-            await fixture.PlaceAsync("signalled"); // wakes the runner, which can read nothing past the open transaction
+            await fixture.TallyAsync("signalled"); // wakes the runner, which can read nothing past the open transaction
             await Task.Delay(300);
             await slow.CommitAsync(); // a foreign writer: no signal
 
@@ -105,10 +105,10 @@ public sealed class PostgresGapTests : OwnsResources
         await using (var connection = new NpgsqlConnection(fixture.Database.Connection.ConnectionString))
         {
             await using var doomed = await BeginSlowAppendAsync(connection, "doomed");
-            await fixture.PlaceAsync("kept-1");
+            await fixture.TallyAsync("kept-1");
             await doomed.RollbackAsync();
         }
-        await fixture.PlaceAsync("kept-2");
+        await fixture.TallyAsync("kept-2");
         await fixture.CaughtUpAsync(projection, TimeSpan.FromSeconds(10));
 
         Assert.Equal(["kept-1", "kept-2"], seen);
