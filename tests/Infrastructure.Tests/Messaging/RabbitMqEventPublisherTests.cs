@@ -190,8 +190,9 @@ public sealed class RabbitMqEventPublisherTests
         Assert.Equal(HealthStatus.Healthy, (await CheckAsync(bus)).Status);
     }
 
+    // As the service wires it: the RabbitMQ publisher is the bus and its probe.
     private static Task<HealthCheckResult> CheckAsync(IEventPublisher bus) =>
-        new EventBusHealthCheck(bus).CheckHealthAsync(new HealthCheckContext
+        new EventBusHealthCheck(bus, bus as IEventBusProbe).CheckHealthAsync(new HealthCheckContext
         {
             Registration = new HealthCheckRegistration(EventBusHealthCheck.Name, _ => null!, HealthStatus.Unhealthy, ["ready"]),
         });
