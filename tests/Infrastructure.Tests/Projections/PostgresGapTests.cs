@@ -74,11 +74,12 @@ public sealed class PostgresGapTests : OwnsResources
         await runner.StartAsync(CancellationToken.None);
         try
         {
-            // First the runner must be in its loop, waiting: a runner still starting up misses the signal below and
-            // rightly falls back to its poll, which is not what this test is about.
+            // First the runner must be in its loop, waiting: a runner still starting up misses a signal and rightly
+            // falls back to its poll (here while other tests' transactions hold the server's horizon), which is not what
+            // this test is about. So the warm-up is nudged until it is projected; the event under test never is.
             await fixture.TallyAsync("warm-up");
-            await WaitUntilAsync(() => seen.Count == 1, () => "the warm-up event was not projected");
-            await Task.Delay(200);
+            await WaitUntilAsync(() => { fixture.Signal.Notify(); return seen.Count == 1; }, () => "the warm-up event was not projected");
+            await Task.Delay(300);
 
             await using var slowConnection = new NpgsqlConnection(fixture.Database.Connection.ConnectionString);
             await using var slow = await BeginSlowAppendAsync(slowConnection, "late");
@@ -101,7 +102,7 @@ public sealed class PostgresGapTests : OwnsResources
         while (!condition())
         {
             Assert.True(DateTime.UtcNow < deadline, failure());
-            await Task.Delay(20);
+            await Task.Delay(50);
         }
     }
 
