@@ -2,7 +2,7 @@ using Microsoft.Data.Sqlite;
 using Npgsql;
 using OrdersEs.Infrastructure.Configuration;
 using OrdersEs.Infrastructure.Persistence;
-using OrdersEs.Infrastructure.ReadModels.Orders;
+using OrdersEs.Infrastructure.Tests.TestReadModel;
 using OrdersEs.TestSupport;
 
 namespace OrdersEs.Infrastructure.Tests;
@@ -14,8 +14,11 @@ namespace OrdersEs.Infrastructure.Tests;
 /// </summary>
 public static class TestDatabases
 {
-    /// <summary>A new PostgreSQL database, dropped when the returned handle is disposed; skips the test when no server can be had.</summary>
-    public static async Task<TestDatabase> CreatePostgresAsync()
+    /// <summary>
+    /// A new PostgreSQL database, dropped when the returned handle is disposed; skips the test when no server can be had.
+    /// It hosts <paramref name="readModels"/>, by default the tests' own <c>test_counters_view</c>.
+    /// </summary>
+    public static async Task<TestDatabase> CreatePostgresAsync(IReadOnlyList<IReadModelSchema>? readModels = null)
     {
         var server = await TestServers.Postgres.AddressOrSkipAsync();
         var name = "orderses_test_" + Guid.NewGuid().ToString("N")[..16];
@@ -27,7 +30,7 @@ public static class TestDatabases
         }
         var connection = new StoreConnection(DatabaseProvider.PostgreSql,
             new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString);
-        return new TestDatabase(connection, async () =>
+        return new TestDatabase(connection, readModels, async () =>
         {
             await using var admin = new NpgsqlConnection(server);
             await admin.OpenAsync();
@@ -36,12 +39,12 @@ public static class TestDatabases
         });
     }
 
-    /// <summary>A new SQLite database file in the temp folder, deleted when the handle is disposed.</summary>
-    public static TestDatabase CreateSqlite()
+    /// <summary>A new SQLite database file in the temp folder, deleted when the handle is disposed; hosts <paramref name="readModels"/> as above.</summary>
+    public static TestDatabase CreateSqlite(IReadOnlyList<IReadModelSchema>? readModels = null)
     {
         var path = Path.Combine(Path.GetTempPath(), $"orderses-test-{Guid.NewGuid():N}.db");
         var connection = new StoreConnection(DatabaseProvider.Sqlite, new SqliteConnectionStringBuilder { DataSource = path }.ConnectionString);
-        return new TestDatabase(connection, () =>
+        return new TestDatabase(connection, readModels, () =>
         {
             foreach (var file in new[] { path, path + "-wal", path + "-shm" }) File.Delete(file);
             return Task.CompletedTask;
@@ -50,14 +53,17 @@ public static class TestDatabases
 }
 
 /// <summary>
-/// A test database and the stores' shared <see cref="EventStoreDatabase"/> on it, hosting the sample's read model
-/// (<c>orders_view</c>) as the service's event database does; disposing drops it.
+/// A test database and the stores' shared <see cref="EventStoreDatabase"/> on it, hosting read models as the service's
+/// event database does (the tests' own <c>test_counters_view</c> unless told otherwise); disposing drops it.
 /// </summary>
-public sealed class TestDatabase(StoreConnection connection, Func<Task> drop) : IAsyncDisposable
+public sealed class TestDatabase(StoreConnection connection, IReadOnlyList<IReadModelSchema>? readModels, Func<Task> drop) : IAsyncDisposable
 {
+    /// <summary>What a test database hosts unless told otherwise: the kernel tests' read model, no sample's.</summary>
+    public static IReadOnlyList<IReadModelSchema> DefaultReadModels { get; } = [new CountersViewSchema()];
+
     public StoreConnection Connection { get; } = connection;
 
-    public EventStoreDatabase Database { get; } = new(connection, [new OrdersViewSchema()]);
+    public EventStoreDatabase Database { get; } = new(connection, readModels ?? DefaultReadModels);
 
     public async ValueTask DisposeAsync()
     {

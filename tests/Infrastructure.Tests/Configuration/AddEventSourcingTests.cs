@@ -4,7 +4,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using OrdersEs.Domain.Orders;
 using OrdersEs.Infrastructure.Configuration;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
@@ -12,6 +11,7 @@ using OrdersEs.Infrastructure.EventStore.EfCore;
 using OrdersEs.Infrastructure.Persistence;
 using OrdersEs.Infrastructure.Snapshots;
 using OrdersEs.Infrastructure.Snapshots.EfCore;
+using OrdersEs.Infrastructure.Tests.EventSourcing;
 using Xunit;
 using static OrdersEs.Infrastructure.Tests.Configuration.ConfigurationHarness;
 
@@ -59,7 +59,7 @@ public class AddEventSourcingTests
     {
         var services = new ServiceCollection();
 
-        services.AddEventSourcing(ConfigurationOf((Enabled, enabled), (StoreProviderKey, "mongodb"), (StoreUrlKey, "nonsense")), typeof(Order).Assembly);
+        services.AddEventSourcing(ConfigurationOf((Enabled, enabled), (StoreProviderKey, "mongodb"), (StoreUrlKey, "nonsense")), typeof(Counter).Assembly);
 
         Assert.Empty(services);
     }
@@ -79,7 +79,7 @@ public class AddEventSourcingTests
     {
         var provider = Provider();
 
-        var error = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<EventSourcedRepository<Order>>());
+        var error = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<EventSourcedRepository<Counter>>());
         Assert.Contains(Enabled, error.Message);
     }
 
@@ -98,15 +98,18 @@ public class AddEventSourcingTests
     }
 
     [Fact]
-    public async Task Enabled_module_saves_and_loads_an_order_through_the_registered_repository()
+    public async Task Enabled_module_saves_and_loads_an_aggregate_through_the_registered_repository()
     {
-        var orders = Provider((Enabled, "true")).GetRequiredService<EventSourcedRepository<Order>>();
+        var counters = Provider((Enabled, "true")).GetRequiredService<EventSourcedRepository<Counter>>();
+        var counter = Counter.Start("c-1");
+        counter.Tally("ann", [new ThingCount("SKU-1", 1250), new ThingCount("SKU-2", 1250)]);
 
-        await orders.SaveAsync(Order.Place("o-1", "c-1", "EUR", [new OrderLine("SKU-1", 2, 1250)]));
+        await counters.SaveAsync(counter);
 
-        var loaded = await orders.LoadAsync("o-1");
+        var loaded = await counters.LoadAsync("c-1");
         Assert.NotNull(loaded);
         Assert.Equal(2500, loaded.Total);
+        Assert.Equal(counter.Things, loaded.Things);
     }
 
     [Theory]
@@ -373,10 +376,24 @@ public class AddEventSourcingTests
     [Fact]
     public void Event_types_of_the_given_assemblies_are_registered()
     {
+        var services = new ServiceCollection().AddLogging();
+        services.AddEventSourcing(ConfigurationOf((Enabled, "true")), typeof(Counter).Assembly);
+        using var provider = services.BuildServiceProvider();
+        var registry = provider.GetRequiredService<EventTypeRegistry>();
+
+        Assert.True(registry.TryResolve(nameof(ThingsCounted), out var type));
+        Assert.Equal(typeof(ThingsCounted), type);
+        Assert.True(registry.TryResolve(nameof(WithOptionalMembers), out var unrelated)); // of no aggregate: registered for its assembly
+        Assert.Equal(typeof(WithOptionalMembers), unrelated);
+    }
+
+    [Fact]
+    public void Event_types_of_an_aggregate_added_by_hand_are_registered()
+    {
         var registry = Provider((Enabled, "true")).GetRequiredService<EventTypeRegistry>();
 
-        Assert.True(registry.TryResolve(nameof(OrderPlaced), out var type));
-        Assert.Equal(typeof(OrderPlaced), type);
+        Assert.True(registry.TryResolve("thing_renamed_v2", out var type));
+        Assert.Equal(typeof(ThingRenamed), type);
     }
 
     [Fact]

@@ -2,12 +2,14 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using OrdersEs.Domain.Orders;
 using OrdersEs.Infrastructure.EventSourcing;
 
 namespace OrdersEs.Infrastructure.Tests.Configuration;
 
-/// <summary>Real configuration and a real service provider built the way the Api builds them.</summary>
+/// <summary>
+/// Real configuration and a real service provider built the way the Api builds them, with the tests' <see cref="Counter"/>
+/// as the one aggregate (registered by hand, so no read model of the test assembly runs beside the configuration under test).
+/// </summary>
 internal static class ConfigurationHarness
 {
     public static IConfiguration ConfigurationOf(params (string Key, string? Value)[] values) =>
@@ -20,7 +22,7 @@ internal static class ConfigurationHarness
         var services = new ServiceCollection();
         services.AddLogging(logging => { if (logs is not null) logging.AddProvider(logs); });
         before?.Invoke(services);
-        services.AddEventSourcing(configuration, typeof(Order).Assembly).AddAggregate(() => new Order());
+        services.AddEventSourcing(configuration).AddAggregate(() => new Counter());
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
 

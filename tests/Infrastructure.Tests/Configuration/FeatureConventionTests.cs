@@ -1,26 +1,30 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using OrdersEs.Domain.Orders;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.Persistence;
 using OrdersEs.Infrastructure.Projections;
-using OrdersEs.Infrastructure.ReadModels.Orders;
+using OrdersEs.Infrastructure.Tests.TestReadModel;
 using Xunit;
 using static OrdersEs.Infrastructure.Tests.Configuration.ConfigurationHarness;
 
 namespace OrdersEs.Infrastructure.Tests.Configuration;
 
-/// <summary>Features are found once at start-up in the service's assemblies; the explicit registrations still work beside them.</summary>
+/// <summary>
+/// Features are found once at start-up in the service's assemblies; the explicit registrations still work beside them.
+/// The feature here is the tests' own (<see cref="Counter"/>, <see cref="CountersViewProjection"/>), so these hold with
+/// or without the sample (whose discovery the sample's own tests check).
+/// </summary>
 public class FeatureConventionTests
 {
-    private static readonly System.Reflection.Assembly[] ServiceAssemblies = [typeof(Order).Assembly, typeof(OrdersViewProjection).Assembly];
+    private static readonly System.Reflection.Assembly TestAssembly = typeof(Counter).Assembly;
+    private static readonly System.Reflection.Assembly KernelAssembly = typeof(FeatureConventions).Assembly;
 
     private static ServiceProvider ProviderWith(Action<IServiceCollection>? after = null)
     {
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddEventSourcing(ConfigurationOf(("pyfly:eventsourcing:enabled", "true")), ServiceAssemblies);
+        services.AddEventSourcing(ConfigurationOf(("pyfly:eventsourcing:enabled", "true")), TestAssembly);
         after?.Invoke(services);
         return services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
@@ -28,13 +32,17 @@ public class FeatureConventionTests
     private static ProjectionRunner[] Runners(IServiceProvider provider) => provider.GetServices<IHostedService>().OfType<ProjectionRunner>().ToArray();
 
     [Fact]
-    public void The_sample_feature_is_found_and_nothing_of_the_kernel_is_taken_for_one()
+    public void The_test_feature_is_found_once_and_nothing_of_the_kernel_is_taken_for_one()
     {
-        var features = FeatureConventions.Find(ServiceAssemblies);
-        Assert.Equal([typeof(Order)], features.Aggregates);
-        Assert.Equal([typeof(OrdersViewProjection)], features.Projections);
-        Assert.Equal([typeof(OrdersViewSchema)], features.ReadModelSchemas);
-        // FunctionProjection implements IProjection too, but lives in the kernel (Infrastructure, outside ReadModels).
+        // The test assembly twice and the kernel's: each feature still comes once.
+        var features = FeatureConventions.Find([TestAssembly, KernelAssembly, TestAssembly]);
+        Assert.Equal([typeof(Counter)], features.Aggregates.Where(t => t.Assembly == TestAssembly));
+        Assert.Equal([typeof(CountersViewProjection)], features.Projections.Where(t => t.Assembly == TestAssembly));
+        Assert.Equal([typeof(CountersViewSchema)], features.ReadModelSchemas.Where(t => t.Assembly == TestAssembly));
+        // The kernel's assembly holds features only under its ReadModels folder (the sample's read model, when there is one):
+        // FunctionProjection implements IProjection too, but lives in the kernel.
+        var fromKernel = features.Aggregates.Concat(features.Projections).Concat(features.ReadModelSchemas).Where(t => t.Assembly == KernelAssembly);
+        Assert.All(fromKernel, t => Assert.Contains(".ReadModels.", t.Namespace + ".", StringComparison.Ordinal));
         Assert.DoesNotContain(typeof(FunctionProjection), features.Projections);
     }
 
@@ -42,28 +50,28 @@ public class FeatureConventionTests
     public async Task Found_features_get_their_repository_runner_event_names_and_tables()
     {
         await using var provider = ProviderWith();
-        Assert.NotNull(provider.GetRequiredService<EventSourcedRepository<Order>>());
-        Assert.Equal(OrdersViewProjection.ProjectionName, Assert.Single(Runners(provider)).Projection.Name);
-        Assert.Equal(typeof(OrderPlaced), provider.GetRequiredService<EventTypeRegistry>().Resolve(nameof(OrderPlaced)));
-        Assert.IsType<OrdersViewSchema>(Assert.Single(provider.GetServices<IReadModelSchema>()));
+        Assert.NotNull(provider.GetRequiredService<EventSourcedRepository<Counter>>());
+        Assert.Equal(CountersViewProjection.ProjectionName, Assert.Single(Runners(provider)).Projection.Name);
+        Assert.Equal(typeof(ThingsCounted), provider.GetRequiredService<EventTypeRegistry>().Resolve(nameof(ThingsCounted)));
+        Assert.IsType<CountersViewSchema>(Assert.Single(provider.GetServices<IReadModelSchema>()));
     }
 
     [Fact]
     public async Task The_read_model_tables_are_created_in_the_database_that_hosts_read_models_only()
     {
-        // Memory mode: the private in-memory SQLite database holds orders_view; the kernel's context does not map it.
+        // Memory mode: the private in-memory SQLite database holds test_counters_view; the kernel's context does not map it.
         await using var provider = ProviderWith();
         var database = provider.GetRequiredService<EventStoreDatabase>();
-        await using (var db = await database.CreateContextAsync<OrdersViewDbContext>())
-            Assert.Equal(0, await db.Orders.CountAsync());
+        await using (var db = await database.CreateContextAsync<CountersViewDbContext>())
+            Assert.Equal(0, await db.Counters.CountAsync());
         await using var kernel = await database.CreateContextAsync();
-        Assert.DoesNotContain(kernel.Model.GetEntityTypes(), e => e.GetTableName() == OrdersViewSchema.Table);
+        Assert.DoesNotContain(kernel.Model.GetEntityTypes(), e => e.GetTableName() == CountersViewSchema.Table);
     }
 
     [Fact]
     public async Task Adding_a_found_projection_again_by_hand_runs_it_once()
     {
-        await using var provider = ProviderWith(services => services.AddProjection<OrdersViewProjection>().AddProjection<OrdersViewProjection>());
+        await using var provider = ProviderWith(services => services.AddProjection<CountersViewProjection>().AddProjection<CountersViewProjection>());
         Assert.Single(Runners(provider));
     }
 
@@ -74,12 +82,13 @@ public class FeatureConventionTests
         await using var provider = ProviderWith(services => services.AddAggregate(() =>
         {
             made++;
-            return new Order();
+            return new Counter();
         }));
-        var orders = provider.GetRequiredService<EventSourcedRepository<Order>>();
-        var order = Order.Place("o-1", "c-1", "EUR", [new OrderLine("S", 1, 1)]);
-        await orders.SaveAsync(order);
-        Assert.NotNull(await orders.LoadAsync("o-1"));
+        var counters = provider.GetRequiredService<EventSourcedRepository<Counter>>();
+        var counter = Counter.Start("c-1");
+        counter.Count("S", 1);
+        await counters.SaveAsync(counter);
+        Assert.NotNull(await counters.LoadAsync("c-1"));
         Assert.True(made > 0);
     }
 }

@@ -1,5 +1,4 @@
 using OrdersEs.Domain.EventSourcing;
-using OrdersEs.Domain.Orders;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.Snapshots;
@@ -201,7 +200,7 @@ public class EventSourcedRepositoryTests
     [Fact]
     public async Task Replayed_envelope_of_another_aggregate_type_throws()
     {
-        var repository = new EventSourcedRepository<Counter>(new CrossWiredStore(_store, null, "Order"), TestKernel.Serializer(), () => new Counter());
+        var repository = new EventSourcedRepository<Counter>(new CrossWiredStore(_store, null, "Gauge"), TestKernel.Serializer(), () => new Counter());
         var counter = Counter.Start("c-8");
         counter.Increment(1);
         await repository.SaveAsync(counter);
@@ -219,24 +218,30 @@ public class EventSourcedRepositoryTests
     }
 
     [Fact]
-    public async Task Order_round_trips_through_repository_with_snapshots()
+    public async Task State_with_a_nested_list_and_an_enum_round_trips_through_repository_with_snapshots()
     {
-        var serializer = new EventSerializer(new EventTypeRegistry().RegisterAssembly(typeof(Order).Assembly));
+        var serializer = new EventSerializer(new EventTypeRegistry().RegisterAssembly(typeof(Counter).Assembly));
         var store = new InMemoryEventStore(new EnvelopeFactory(serializer, TimeProvider.System));
-        var repository = new EventSourcedRepository<Order>(store, serializer, () => new Order(), new InMemorySnapshotStore(),
+        var snapshots = new InMemorySnapshotStore();
+        var repository = new EventSourcedRepository<Counter>(store, serializer, () => new Counter(), snapshots,
             new RepositoryOptions { SnapshotInterval = 2 });
-        var order = Order.Place("o-1", "c-1", "EUR", [new OrderLine("A", 2, 100)]);
-        order.AddLine(new OrderLine("B", 1, 50));
-        order.Confirm();
-        await repository.SaveAsync(order);
+        var counter = Counter.Start("k-1");
+        counter.Tally("ann", [new ThingCount("A", 2), new ThingCount("B", 1)]);
+        counter.Rename("kitchen");
+        counter.Count("A", 3);
+        await repository.SaveAsync(counter);
 
-        var loaded = (await repository.LoadAsync("o-1"))!;
-        Assert.Equal(OrderStatus.Confirmed, loaded.Status);
-        Assert.Equal(250, loaded.Total);
-        Assert.Equal(3, loaded.Version);
-        loaded.Ship("T-1");
+        Assert.Equal(3, (await snapshots.LoadAsync("k-1"))!.Sequence);
+        var loaded = (await repository.LoadAsync("k-1"))!;
+        Assert.Equal(("kitchen", CounterStatus.Open, 6, 3), (loaded.Name, loaded.Status, loaded.Total, loaded.Version));
+        Assert.Equal([new ThingCount("A", 5), new ThingCount("B", 1)], loaded.Things);
+        loaded.Close("full");
         await repository.SaveAsync(loaded);
-        Assert.Equal(OrderStatus.Shipped, (await repository.LoadAsync("o-1"))!.Status);
+
+        Assert.Contains("\"closed\"", (await snapshots.LoadAsync("k-1"))!.Payload);
+        var reloaded = (await repository.LoadAsync("k-1"))!;
+        Assert.Equal(("kitchen", CounterStatus.Closed, 6, 4), (reloaded.Name, reloaded.Status, reloaded.Total, reloaded.Version));
+        Assert.Equal(loaded.Things, reloaded.Things);
     }
 
     private sealed class RecordingSnapshotStore : ISnapshotStore

@@ -48,14 +48,14 @@ public sealed class AddEventBusTests
     [Fact]
     public async Task The_bridge_publishes_on_the_configured_destination_through_the_registered_bus()
     {
-        await using var services = Build(("pyfly:eventsourcing:eda:destination", "orders.events"));
+        await using var services = Build(("pyfly:eventsourcing:eda:destination", "service.events"));
         var received = new List<EventMessage>();
         using var _ = services.GetRequiredService<InMemoryEventPublisher>()
-            .Subscribe("orders.events", (m, _) => { received.Add(m); return Task.CompletedTask; });
+            .Subscribe("service.events", (m, _) => { received.Add(m); return Task.CompletedTask; });
 
-        await services.GetRequiredService<EventSourcingPublisher>().PublishAsync(TestEnvelopes.Placed());
+        await services.GetRequiredService<EventSourcingPublisher>().PublishAsync(TestEnvelopes.Happened());
 
-        Assert.Equal("orders.events", Assert.Single(received).Destination);
+        Assert.Equal("service.events", Assert.Single(received).Destination);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public sealed class EventSourcingPublisherTests
     public async Task Headers_are_exactly_the_envelope_fields_without_tenant_when_none_is_set()
     {
         var bus = new RecordingPublisher();
-        var envelope = TestEnvelopes.Placed();
+        var envelope = TestEnvelopes.Happened();
 
         await new EventSourcingPublisher(bus).PublishAsync(envelope);
 
@@ -30,13 +30,13 @@ public sealed class EventSourcingPublisherTests
         Assert.Equal(
             ["aggregate_id", "aggregate_type", "event_id", "event_type", "occurred_at", "sequence", "version"],
             message.Headers.Keys.Order(StringComparer.Ordinal));
-        Assert.Equal("order-42", message.Headers["aggregate_id"]);
-        Assert.Equal("Order", message.Headers["aggregate_type"]);
+        Assert.Equal("counter-42", message.Headers["aggregate_id"]);
+        Assert.Equal("Counter", message.Headers["aggregate_type"]);
         Assert.Equal("3", message.Headers["sequence"]);
         Assert.Equal("2", message.Headers["version"]);
-        Assert.Equal("OrderPlaced", message.Headers["event_type"]);
+        Assert.Equal("ThingHappened", message.Headers["event_type"]);
         Assert.Equal(envelope.EventId, message.Headers["event_id"]);
-        Assert.Equal(TestEnvelopes.PlacedOccurredAt, message.Headers["occurred_at"]);
+        Assert.Equal(TestEnvelopes.HappenedOccurredAt, message.Headers["occurred_at"]);
     }
 
     [Fact]
@@ -44,7 +44,7 @@ public sealed class EventSourcingPublisherTests
     {
         var bus = new RecordingPublisher();
 
-        await new EventSourcingPublisher(bus).PublishAsync(TestEnvelopes.Placed(tenantId: "acme"));
+        await new EventSourcingPublisher(bus).PublishAsync(TestEnvelopes.Happened(tenantId: "acme"));
 
         Assert.Equal("acme", Assert.Single(bus.Published).Headers["tenant_id"]);
     }
@@ -68,19 +68,19 @@ public sealed class EventSourcingPublisherTests
             ["tenant_id"] = "forged-tenant",
         };
 
-        await new EventSourcingPublisher(bus).PublishAsync(TestEnvelopes.Placed(metadata: metadata));
+        await new EventSourcingPublisher(bus).PublishAsync(TestEnvelopes.Happened(metadata: metadata));
 
         var headers = Assert.Single(bus.Published).Headers;
         Assert.Equal("corr-1", headers["correlation_id"]);
         Assert.Equal("cause-1", headers["causation_id"]);
         Assert.Equal("alice", headers["user"]);
-        Assert.Equal("order-42", headers["aggregate_id"]);
-        Assert.Equal("Order", headers["aggregate_type"]);
+        Assert.Equal("counter-42", headers["aggregate_id"]);
+        Assert.Equal("Counter", headers["aggregate_type"]);
         Assert.Equal("3", headers["sequence"]);
         Assert.Equal("2", headers["version"]);
-        Assert.Equal("OrderPlaced", headers["event_type"]);
+        Assert.Equal("ThingHappened", headers["event_type"]);
         Assert.StartsWith("evt-3-", headers["event_id"]);
-        Assert.Equal(TestEnvelopes.PlacedOccurredAt, headers["occurred_at"]);
+        Assert.Equal(TestEnvelopes.HappenedOccurredAt, headers["occurred_at"]);
         // The tenant header comes from the envelope only; the envelope here has none.
         Assert.False(headers.ContainsKey("tenant_id"));
         Assert.Equal(10, headers.Count);
@@ -90,12 +90,12 @@ public sealed class EventSourcingPublisherTests
     public async Task Body_is_the_payload_verbatim_routed_by_event_type_on_the_configured_destination()
     {
         var bus = new RecordingPublisher();
-        var envelope = TestEnvelopes.Placed(eventType: "thing_renamed_v2");
+        var envelope = TestEnvelopes.Happened(eventType: "thing_renamed_v2");
 
-        await new EventSourcingPublisher(bus, "orders.events").PublishAsync(envelope);
+        await new EventSourcingPublisher(bus, "service.events").PublishAsync(envelope);
 
         var message = Assert.Single(bus.Published);
-        Assert.Equal(("orders.events", "thing_renamed_v2", envelope.EventId, envelope.Payload),
+        Assert.Equal(("service.events", "thing_renamed_v2", envelope.EventId, envelope.Payload),
             (message.Destination, message.EventType, message.MessageId, message.Body));
     }
 
@@ -103,7 +103,7 @@ public sealed class EventSourcingPublisherTests
     public async Task PublishAll_publishes_in_order_and_stops_at_the_first_failure()
     {
         var bus = new RecordingPublisher(failOnCall: 3);
-        var envelopes = Enumerable.Range(1, 4).Select(i => TestEnvelopes.Placed(sequence: i)).ToList();
+        var envelopes = Enumerable.Range(1, 4).Select(i => TestEnvelopes.Happened(sequence: i)).ToList();
 
         await Assert.ThrowsAsync<EventPublishException>(() => new EventSourcingPublisher(bus).PublishAllAsync(envelopes));
 

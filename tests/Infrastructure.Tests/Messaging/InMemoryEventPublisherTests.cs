@@ -5,8 +5,8 @@ namespace OrdersEs.Infrastructure.Tests.Messaging;
 
 public sealed class InMemoryEventPublisherTests
 {
-    private static EventMessage Message(string destination = "pyfly.events", string eventType = "OrderPlaced") =>
-        new(destination, eventType, "evt-1", """{"a":1}""", new Dictionary<string, string> { ["aggregate_id"] = "order-1" });
+    private static EventMessage Message(string destination = "pyfly.events", string eventType = "ThingHappened") =>
+        new(destination, eventType, "evt-1", """{"a":1}""", new Dictionary<string, string> { ["aggregate_id"] = "counter-1" });
 
     [Fact]
     public async Task Subscribers_of_the_destination_receive_the_envelope_with_body_and_all_headers()
@@ -15,26 +15,26 @@ public sealed class InMemoryEventPublisherTests
         var received = new List<EventMessage>();
         using var _ = bus.Subscribe("pyfly.events", (message, _) => { received.Add(message); return Task.CompletedTask; });
         var bridge = new EventSourcingPublisher(bus);
-        var envelope = TestEnvelopes.Placed(tenantId: "acme", metadata: new Dictionary<string, string> { ["correlation_id"] = "corr-9" });
+        var envelope = TestEnvelopes.Happened(tenantId: "acme", metadata: new Dictionary<string, string> { ["correlation_id"] = "corr-9" });
 
         await bridge.PublishAsync(envelope);
 
         var message = Assert.Single(received);
         Assert.Equal("pyfly.events", message.Destination);
-        Assert.Equal("OrderPlaced", message.EventType);
+        Assert.Equal("ThingHappened", message.EventType);
         Assert.Equal(envelope.EventId, message.MessageId);
         Assert.Equal(envelope.Payload, message.Body);
         Assert.Equal(
             new Dictionary<string, string>
             {
-                ["aggregate_id"] = "order-42",
-                ["aggregate_type"] = "Order",
+                ["aggregate_id"] = "counter-42",
+                ["aggregate_type"] = "Counter",
                 ["sequence"] = "3",
                 ["version"] = "2",
                 ["tenant_id"] = "acme",
-                ["event_type"] = "OrderPlaced",
+                ["event_type"] = "ThingHappened",
                 ["event_id"] = envelope.EventId,
-                ["occurred_at"] = TestEnvelopes.PlacedOccurredAt,
+                ["occurred_at"] = TestEnvelopes.HappenedOccurredAt,
                 ["correlation_id"] = "corr-9",
             },
             message.Headers.OrderBy(h => h.Key).ToDictionary());
@@ -45,16 +45,16 @@ public sealed class InMemoryEventPublisherTests
     {
         var bus = new InMemoryEventPublisher();
         var all = 0;
-        var placedOnly = 0;
+        var happenedOnly = 0;
         var otherDestination = 0;
         using var a = bus.Subscribe("pyfly.events", (_, _) => { all++; return Task.CompletedTask; });
-        using var b = bus.Subscribe("pyfly.events", "OrderPlaced", (_, _) => { placedOnly++; return Task.CompletedTask; });
+        using var b = bus.Subscribe("pyfly.events", "ThingHappened", (_, _) => { happenedOnly++; return Task.CompletedTask; });
         using var c = bus.Subscribe("other.events", (_, _) => { otherDestination++; return Task.CompletedTask; });
 
-        await bus.PublishAsync(Message(eventType: "OrderPlaced"));
-        await bus.PublishAsync(Message(eventType: "OrderConfirmed"));
+        await bus.PublishAsync(Message(eventType: "ThingHappened"));
+        await bus.PublishAsync(Message(eventType: "thing_renamed_v2"));
 
-        Assert.Equal((2, 1, 0), (all, placedOnly, otherDestination));
+        Assert.Equal((2, 1, 0), (all, happenedOnly, otherDestination));
     }
 
     [Fact]

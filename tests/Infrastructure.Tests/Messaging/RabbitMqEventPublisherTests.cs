@@ -24,31 +24,31 @@ public sealed class RabbitMqEventPublisherTests
     {
         var url = await RabbitMqTestBroker.UrlAsync();
         var exchange = RabbitMqTestBroker.UniqueName("arrives");
-        await using var queue = await BoundQueue.BindAsync(url, exchange, "OrderPlaced");
+        await using var queue = await BoundQueue.BindAsync(url, exchange, "ThingHappened");
         await using var bus = RabbitMqTestBroker.Publisher(url);
-        var envelope = TestEnvelopes.Placed(tenantId: "acme", metadata: new Dictionary<string, string> { ["correlation_id"] = "corr-7" });
+        var envelope = TestEnvelopes.Happened(tenantId: "acme", metadata: new Dictionary<string, string> { ["correlation_id"] = "corr-7" });
 
         await new EventSourcingPublisher(bus, exchange).PublishAsync(envelope);
 
         var delivery = await queue.NextAsync(Arrival);
         Assert.NotNull(delivery);
         Assert.Equal(exchange, delivery.Exchange);
-        Assert.Equal("OrderPlaced", delivery.RoutingKey);
+        Assert.Equal("ThingHappened", delivery.RoutingKey);
         Assert.Equal(envelope.Payload, Encoding.UTF8.GetString(delivery.Body.Span));
         var properties = delivery.BasicProperties;
         Assert.Equal(DeliveryModes.Persistent, properties.DeliveryMode);
         Assert.Equal("application/json", properties.ContentType);
         Assert.Equal(envelope.EventId, properties.MessageId);
-        Assert.Equal("OrderPlaced", properties.Type);
+        Assert.Equal("ThingHappened", properties.Type);
         var headers = properties.Headers!.ToDictionary(h => h.Key, h => BoundQueue.Text(h.Value));
-        Assert.Equal("order-42", headers["aggregate_id"]);
-        Assert.Equal("Order", headers["aggregate_type"]);
+        Assert.Equal("counter-42", headers["aggregate_id"]);
+        Assert.Equal("Counter", headers["aggregate_type"]);
         Assert.Equal("3", headers["sequence"]);
         Assert.Equal("2", headers["version"]);
         Assert.Equal("acme", headers["tenant_id"]);
-        Assert.Equal("OrderPlaced", headers["event_type"]);
+        Assert.Equal("ThingHappened", headers["event_type"]);
         Assert.Equal(envelope.EventId, headers["event_id"]);
-        Assert.Equal(TestEnvelopes.PlacedOccurredAt, headers["occurred_at"]);
+        Assert.Equal(TestEnvelopes.HappenedOccurredAt, headers["occurred_at"]);
         Assert.Equal("corr-7", headers["correlation_id"]);
     }
 
@@ -62,8 +62,8 @@ public sealed class RabbitMqEventPublisherTests
         await bus.PublishAsync(new EventMessage(exchange, "Warmup", "m-0", "{}", new Dictionary<string, string>()));
         await using var queue = await BoundQueue.BindAsync(url, exchange, "#");
 
-        await bus.PublishAsync(new EventMessage(exchange, "OrderConfirmed", "m-1", "{}", new Dictionary<string, string>()));
-        await bus.PublishAsync(new EventMessage(exchange, "OrderCancelled", "m-2", "{}", new Dictionary<string, string>()));
+        await bus.PublishAsync(new EventMessage(exchange, "thing_renamed_v2", "m-1", "{}", new Dictionary<string, string>()));
+        await bus.PublishAsync(new EventMessage(exchange, "CounterClosed", "m-2", "{}", new Dictionary<string, string>()));
 
         Assert.Equal("m-1", (await queue.NextAsync(Arrival))?.BasicProperties.MessageId);
         Assert.Equal("m-2", (await queue.NextAsync(Arrival))?.BasicProperties.MessageId);
@@ -107,10 +107,10 @@ public sealed class RabbitMqEventPublisherTests
             await using var bus = RabbitMqTestBroker.Publisher(url);
 
             var error = await Assert.ThrowsAsync<EventPublishException>(() =>
-                bus.PublishAsync(new EventMessage(fanout, "OrderPlaced", "m-1", "{}", new Dictionary<string, string>())));
+                bus.PublishAsync(new EventMessage(fanout, "ThingHappened", "m-1", "{}", new Dictionary<string, string>())));
             Assert.Contains(fanout, error.Message);
 
-            await bus.PublishAsync(new EventMessage(RabbitMqTestBroker.UniqueName("after"), "OrderPlaced", "m-2", "{}", new Dictionary<string, string>()));
+            await bus.PublishAsync(new EventMessage(RabbitMqTestBroker.UniqueName("after"), "ThingHappened", "m-2", "{}", new Dictionary<string, string>()));
         }
     }
 
@@ -121,7 +121,7 @@ public sealed class RabbitMqEventPublisherTests
         var clock = Stopwatch.StartNew();
 
         var error = await Assert.ThrowsAsync<EventPublishException>(() =>
-            bus.PublishAsync(new EventMessage("pyfly.events", "OrderPlaced", "m-1", "{}", new Dictionary<string, string>())));
+            bus.PublishAsync(new EventMessage("pyfly.events", "ThingHappened", "m-1", "{}", new Dictionary<string, string>())));
 
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
         Assert.Contains("unreachable", error.Message);
@@ -145,7 +145,7 @@ public sealed class RabbitMqEventPublisherTests
         var url = await RabbitMqTestBroker.UrlAsync();
         var exchange = RabbitMqTestBroker.UniqueName("outage");
         await using var bus = RabbitMqTestBroker.Publisher(url);
-        EventMessage Message(int i) => new(exchange, "OrderPlaced", $"m-{i}", "{}", new Dictionary<string, string>());
+        EventMessage Message(int i) => new(exchange, "ThingHappened", $"m-{i}", "{}", new Dictionary<string, string>());
         var shutDownDuringOutage = RabbitMqTestBroker.Publisher(url);
         await bus.PublishAsync(Message(0));
         await shutDownDuringOutage.PublishAsync(Message(0));
@@ -172,7 +172,7 @@ public sealed class RabbitMqEventPublisherTests
         }
 
         // The queue's connection died with the broker: bind a fresh one, then publish until recovery completes.
-        await using var queue = await BoundQueue.BindAsync(url, exchange, "OrderPlaced");
+        await using var queue = await BoundQueue.BindAsync(url, exchange, "ThingHappened");
         var recovery = Stopwatch.StartNew();
         while (true)
         {
@@ -190,8 +190,9 @@ public sealed class RabbitMqEventPublisherTests
         Assert.Equal(HealthStatus.Healthy, (await CheckAsync(bus)).Status);
     }
 
+    // As the service wires it: the RabbitMQ publisher is the bus and its probe.
     private static Task<HealthCheckResult> CheckAsync(IEventPublisher bus) =>
-        new EventBusHealthCheck(bus).CheckHealthAsync(new HealthCheckContext
+        new EventBusHealthCheck(bus, bus as IEventBusProbe).CheckHealthAsync(new HealthCheckContext
         {
             Registration = new HealthCheckRegistration(EventBusHealthCheck.Name, _ => null!, HealthStatus.Unhealthy, ["ready"]),
         });

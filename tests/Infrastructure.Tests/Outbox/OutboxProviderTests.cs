@@ -52,13 +52,13 @@ public abstract class EfCoreOutboxContract : OutboxContract
     public async Task An_event_pyfly_appended_gets_an_outbox_message_carrying_its_event_payload_and_metadata()
     {
         var setup = await CreateAsync();
-        var written = Assert.Single(await Pyfly().AppendAsync("order-7", "Order", [new PyflyEvent("OrderConfirmed",
-            new JsonObject { ["order_id"] = "order-7" }, DateTimeOffset.UtcNow, new JsonObject { ["correlation_id"] = "py-7" })], 0));
+        var written = Assert.Single(await Pyfly().AppendAsync("counter-7", "Counter", [new PyflyEvent("thing_renamed_v2",
+            new JsonObject { ["new_name"] = "seven" }, DateTimeOffset.UtcNow, new JsonObject { ["correlation_id"] = "py-7" })], 0));
 
         var message = Assert.Single(await setup.Outbox.ClaimAsync("test", 10, TimeSpan.FromMinutes(1), CancellationToken.None));
-        Assert.Equal((written.EventId, "order-7", 1), (message.EventId, message.AggregateId, message.Sequence));
-        Assert.Equal("OrderConfirmed", message.Envelope!.EventType);
-        Assert.Equal("""{"order_id": "order-7"}""", message.Envelope.Payload);
+        Assert.Equal((written.EventId, "counter-7", 1), (message.EventId, message.AggregateId, message.Sequence));
+        Assert.Equal("thing_renamed_v2", message.Envelope!.EventType);
+        Assert.Equal("""{"new_name": "seven"}""", message.Envelope.Payload);
         Assert.Equal("py-7", message.Envelope.Metadata["correlation_id"]);
         Assert.True(message.Envelope.GlobalPosition > 0);
         await using (var connection = await Database.Database.OpenConnectionAsync())
@@ -77,7 +77,7 @@ public abstract class EfCoreOutboxContract : OutboxContract
         {
             await ExecuteAsync(connection, """
                 INSERT INTO pyfly_event_store (event_id, aggregate_id, aggregate_type, sequence, event_type, payload, metadata, occurred_at, version, tenant_id)
-                VALUES ('broken-1', 'order-9', 'Order', 1, 'OrderConfirmed', '{"event_id": "broken-1", "aggregate_id": "order-9", "aggregate_type": "Order", "sequence": 1, "event_type": "OrderConfirmed", "payload": {"order_id": "order-9"}, "metadata": {}, "occurred_at": "2026-07-01T10:00:00+00:00", "version": "one"}', '{}', '2026-07-01 10:00:00', 1, NULL)
+                VALUES ('broken-1', 'counter-9', 'Counter', 1, 'thing_renamed_v2', '{"event_id": "broken-1", "aggregate_id": "counter-9", "aggregate_type": "Counter", "sequence": 1, "event_type": "thing_renamed_v2", "payload": {"new_name": "nine"}, "metadata": {}, "occurred_at": "2026-07-01T10:00:00+00:00", "version": "one"}', '{}', '2026-07-01 10:00:00', 1, NULL)
                 """);
         }
         var healthy = await setup.Events.AppendAsync(NewId(), "Counter", Things(2), 0);
@@ -103,7 +103,7 @@ public abstract class EfCoreOutboxContract : OutboxContract
         {
             await ExecuteAsync(connection, """
                 INSERT INTO pyfly_event_store (event_id, aggregate_id, aggregate_type, sequence, event_type, payload, metadata, occurred_at, version, tenant_id)
-                VALUES ('doomed', 'order-8', 'Order', 1, 'OrderPlaced', '{}', '{}', '2025-01-31 12:00:00', 1, NULL)
+                VALUES ('doomed', 'counter-8', 'Counter', 1, 'ThingHappened', '{}', '{}', '2025-01-31 12:00:00', 1, NULL)
                 """, transaction);
             await transaction.RollbackAsync();
         }

@@ -39,7 +39,7 @@ public abstract class OutboxRabbitMqContract : OwnsResources
         await using var queue = await BoundQueue.BindAsync(url, exchange, "ThingHappened");
         await StartAsync(outbox, signal, bus, exchange, FastOptions());
 
-        var stored = (await store.AppendAsync("order-9", "Counter", Things(1), 0,
+        var stored = (await store.AppendAsync("counter-9", "Counter", Things(1), 0,
             new EventContext(TenantId: "acme", CorrelationId: "corr-1", Extra: new Dictionary<string, string> { ["source"] = "test" })))[0];
 
         var message = await queue.NextAsync(Arrival);
@@ -48,7 +48,7 @@ public abstract class OutboxRabbitMqContract : OwnsResources
         Assert.Equal(stored.EventId, message.BasicProperties.MessageId);
         Assert.Equal(stored.Payload, System.Text.Encoding.UTF8.GetString(message.Body.Span));
         var headers = message.BasicProperties.Headers!.ToDictionary(h => h.Key, h => BoundQueue.Text(h.Value));
-        Assert.Equal("order-9", headers["aggregate_id"]);
+        Assert.Equal("counter-9", headers["aggregate_id"]);
         Assert.Equal("Counter", headers["aggregate_type"]);
         Assert.Equal("1", headers["sequence"]);
         Assert.Equal("1", headers["version"]);

@@ -20,7 +20,7 @@ public sealed class TransactionalOutboxTests
 
         await using var outbox = new TransactionalOutbox(Publish, maxAttempts: 5);
         await outbox.StartAsync();
-        var envelope = TestEnvelopes.Placed();
+        var envelope = TestEnvelopes.Happened();
         await outbox.EnqueueAsync(envelope);
 
         await EventuallyAsync(() => { lock (published) return published.Count == 1; }, "the envelope published");
@@ -39,7 +39,7 @@ public sealed class TransactionalOutboxTests
             throw new InvalidOperationException("broker says no");
         }, maxAttempts: 3, options);
         await outbox.StartAsync();
-        var envelope = TestEnvelopes.Placed();
+        var envelope = TestEnvelopes.Happened();
         await outbox.EnqueueAsync(envelope);
 
         await EventuallyAsync(async () => (await outbox.Monitor.GetCountsAsync()).DeadLettered == 1, "the dead letter");

@@ -44,15 +44,15 @@ public sealed class EventRowFormatTests
     {
         var envelope = new StoredEventEnvelope
         {
-            EventId = "e-1", AggregateId = "o-1", AggregateType = "Order", Sequence = 4, EventType = "OrderShipped",
-            Payload = """{"order_id":"o-1","tracking_number":"T \"1\" ü"}""",
+            EventId = "e-1", AggregateId = "c-1", AggregateType = "Counter", Sequence = 4, EventType = "thing_renamed_v2",
+            Payload = """{"new_name":"T \"1\" ü"}""",
             Metadata = new Dictionary<string, string> { ["correlation_id"] = "c-1", ["caller"] = "ops" },
             OccurredAt = new DateTimeOffset(2026, 7, 1, 10, 0, 0, TimeSpan.Zero).AddTicks(1_234_560), SchemaVersion = 2, TenantId = "t-1",
         };
         var column = EventRowFormat.PayloadColumn(envelope);
         var row = new EventRow
         {
-            EventId = "e-1", AggregateId = "o-1", AggregateType = "Order", Sequence = 4, EventType = "OrderShipped", Payload = column,
+            EventId = "e-1", AggregateId = "c-1", AggregateType = "Counter", Sequence = 4, EventType = "thing_renamed_v2", Payload = column,
             Metadata = "{}", OccurredAt = new DateTime(2026, 7, 1, 10, 0, 0), Version = 2, TenantId = "t-1", GlobalPosition = 9,
         };
 
@@ -61,7 +61,7 @@ public sealed class EventRowFormatTests
         Assert.Equal(envelope.Metadata, decoded.Metadata);
 
         var pyfly = PyflyTable.FromJson(column);
-        Assert.Equal(("e-1", 4, 2, "t-1", "T \"1\" ü"), (pyfly.EventId, pyfly.Sequence, pyfly.Version, pyfly.TenantId, pyfly.Payload["tracking_number"]!.GetValue<string>()));
+        Assert.Equal(("e-1", 4, 2, "t-1", "T \"1\" ü"), (pyfly.EventId, pyfly.Sequence, pyfly.Version, pyfly.TenantId, pyfly.Payload["new_name"]!.GetValue<string>()));
         Assert.Equal(envelope.OccurredAt, pyfly.OccurredAt);
     }
 }

@@ -47,9 +47,9 @@ public abstract class PoisonEventContract : OwnsResources
     public async Task A_failing_event_holds_the_projection_and_is_reported_with_id_position_type_error_attempts_and_since()
     {
         var fixture = await FixtureAsync();
-        await fixture.PlaceAsync("before");
-        await fixture.PlaceAsync("poison");
-        await fixture.PlaceAsync("after");
+        await fixture.TallyAsync("before");
+        await fixture.TallyAsync("poison");
+        await fixture.TallyAsync("after");
         var applied = new ConcurrentQueue<string>();
         var projection = Failing(fixture, "held", "poison", applied);
         var startedAt = DateTimeOffset.UtcNow;
@@ -60,7 +60,7 @@ public abstract class PoisonEventContract : OwnsResources
         var poison = await EventOfAsync(fixture, "poison");
         Assert.Equal(poison.EventId, failure.EventId);
         Assert.Equal(poison.GlobalPosition, failure.Checkpoint!.Value.Position);
-        Assert.Equal("OrderPlaced", failure.EventType);
+        Assert.Equal(nameof(ThingsCounted), failure.EventType);
         Assert.Equal("poison", failure.AggregateId);
         Assert.Contains("cannot apply poison", failure.Error);
         Assert.True(failure.FailingSince >= startedAt.AddSeconds(-1) && failure.FailingSince <= failure.LastAttemptAt);
@@ -72,8 +72,8 @@ public abstract class PoisonEventContract : OwnsResources
     public async Task Parking_the_failing_event_moves_the_projection_on_and_keeps_when_and_why()
     {
         var fixture = await FixtureAsync();
-        await fixture.PlaceAsync("poison");
-        await fixture.PlaceAsync("after");
+        await fixture.TallyAsync("poison");
+        await fixture.TallyAsync("after");
         var applied = new ConcurrentQueue<string>();
         var projection = Failing(fixture, "parked", "poison", applied);
         var runner = await fixture.StartAsync(projection);
@@ -86,7 +86,7 @@ public abstract class PoisonEventContract : OwnsResources
         Assert.Equal(["after"], applied);
         Assert.Null(fixture.Monitor.Find("parked")!.Failure);
         var skipped = Assert.Single(await fixture.Skips.ListAsync("parked", 10, CancellationToken.None));
-        Assert.Equal((failure.EventId, "OrderPlaced", "poison", "row written by the legacy importer"),
+        Assert.Equal((failure.EventId, nameof(ThingsCounted), "poison", "row written by the legacy importer"),
             (skipped.EventId, skipped.EventType, skipped.AggregateId, skipped.Reason));
         Assert.Equal(failure.Checkpoint, skipped.Checkpoint);
         Assert.Contains("cannot apply poison", skipped.Error);
@@ -97,8 +97,8 @@ public abstract class PoisonEventContract : OwnsResources
     public async Task Parking_an_event_the_projection_is_not_held_at_is_refused_and_nothing_is_kept()
     {
         var fixture = await FixtureAsync();
-        await fixture.PlaceAsync("poison");
-        await fixture.PlaceAsync("after");
+        await fixture.TallyAsync("poison");
+        await fixture.TallyAsync("after");
         var projection = Failing(fixture, "refuses", "poison", new ConcurrentQueue<string>());
         var runner = await fixture.StartAsync(projection);
         await FailureAsync(fixture, "refuses");
@@ -115,7 +115,7 @@ public abstract class PoisonEventContract : OwnsResources
     public async Task A_healthy_projection_has_nothing_to_park()
     {
         var fixture = await FixtureAsync();
-        await fixture.PlaceAsync("fine");
+        await fixture.TallyAsync("fine");
         var projection = Failing(fixture, "healthy", "none", new ConcurrentQueue<string>());
         var runner = await fixture.StartAsync(projection);
         await fixture.CaughtUpAsync(projection);
@@ -130,8 +130,8 @@ public abstract class PoisonEventContract : OwnsResources
     public async Task An_event_parked_through_another_instance_is_passed_over_by_the_runner_of_this_one()
     {
         var fixture = await FixtureAsync();
-        await fixture.PlaceAsync("poison");
-        await fixture.PlaceAsync("after");
+        await fixture.TallyAsync("poison");
+        await fixture.TallyAsync("after");
         var applied = new ConcurrentQueue<string>();
         // Long backoff: the running instance must learn of the park from the table at its next attempt, not from a wake-up.
         var options = ProjectionFixture.FastOptions with { InitialRetryDelay = TimeSpan.FromMilliseconds(500), MaxRetryDelay = TimeSpan.FromMilliseconds(500) };
@@ -155,8 +155,8 @@ public abstract class PoisonEventContract : OwnsResources
     public async Task Parking_again_changes_nothing_and_a_rebuild_still_passes_over_the_parked_event()
     {
         var fixture = await FixtureAsync();
-        await fixture.PlaceAsync("poison");
-        await fixture.PlaceAsync("after");
+        await fixture.TallyAsync("poison");
+        await fixture.TallyAsync("after");
         var applied = new ConcurrentQueue<string>();
         var projection = Failing(fixture, "rebuilt", "poison", applied);
         var runner = await fixture.StartAsync(projection);
@@ -168,7 +168,7 @@ public abstract class PoisonEventContract : OwnsResources
         await runner.RebuildAsync(CancellationToken.None);
         // Replayed past the parked event (else this times out on it) before anything new is appended.
         await fixture.CaughtUpAsync(projection);
-        await fixture.PlaceAsync("later");
+        await fixture.TallyAsync("later");
         await fixture.CaughtUpAsync(projection);
 
         Assert.Equal(SkipResult.AlreadySkipped, again.Result);
@@ -178,18 +178,18 @@ public abstract class PoisonEventContract : OwnsResources
     }
 
     [Fact]
-    public async Task A_row_whose_payload_cannot_be_decoded_holds_the_orders_view_until_it_is_parked()
+    public async Task A_row_whose_payload_cannot_be_decoded_holds_the_read_model_until_it_is_parked()
     {
         if (!HasTable) Assert.Skip("The in-memory store has no table another writer could put a row in.");
         var fixture = await FixtureAsync();
-        await fixture.PlaceAsync("before");
-        await fixture.InsertForeignRowAsync("evt-foreign-1", "ord-foreign", "OrderPlaced", "{not json");
-        await fixture.PlaceAsync("after");
-        var projection = fixture.OrdersView();
+        await fixture.TallyAsync("before");
+        await fixture.InsertForeignRowAsync("evt-foreign-1", "ctr-foreign", nameof(ThingsCounted), "{not json");
+        await fixture.TallyAsync("after");
+        var projection = fixture.CountersView();
         var runner = await fixture.StartAsync(projection);
 
         var failure = await FailureAsync(fixture, projection.Name);
-        Assert.Equal(("evt-foreign-1", "OrderPlaced", "ord-foreign"), (failure.EventId, failure.EventType, failure.AggregateId));
+        Assert.Equal(("evt-foreign-1", nameof(ThingsCounted), "ctr-foreign"), (failure.EventId, failure.EventType, failure.AggregateId));
         Assert.False((await fixture.ViewsAsync()).ContainsKey("after"));
 
         await runner.SkipAsync("evt-foreign-1", "undecodable row from another writer", CancellationToken.None);
@@ -203,15 +203,14 @@ public abstract class PoisonEventContract : OwnsResources
     {
         if (!RefusesNul) Assert.Skip("Only PostgreSQL refuses NUL in a text column.");
         var fixture = await FixtureAsync();
-        var template = (await fixture.Store.LoadAsync((await fixture.PlaceAsync("template")).Id)).Single();
-        // The request: a customer id with NUL, accepted into the store, refused by orders_view (22021) at the commit.
-        var payload = template.Payload.Replace("\"customer-template\"", "\"A\\u0000B\"", StringComparison.Ordinal)
-            .Replace("\"template\"", "\"ord-nul\"", StringComparison.Ordinal);
+        var template = (await fixture.Store.LoadAsync((await fixture.TallyAsync("template")).Id)).Single();
+        // A text value with NUL (here who counted), accepted into the store, refused by the read model's table (22021) at the commit.
+        var payload = template.Payload.Replace("\"by-template\"", "\"A\\u0000B\"", StringComparison.Ordinal);
         Assert.Contains("\\u0000", payload);
-        for (var i = 0; i < 5; i++) await fixture.PlaceAsync($"before-{i}");
-        await fixture.InsertForeignRowAsync("evt-nul", "ord-nul", "OrderPlaced", payload);
-        await fixture.PlaceAsync("after");
-        var projection = fixture.OrdersView();
+        for (var i = 0; i < 5; i++) await fixture.TallyAsync($"before-{i}");
+        await fixture.InsertForeignRowAsync("evt-nul", "ctr-nul", nameof(ThingsCounted), payload);
+        await fixture.TallyAsync("after");
+        var projection = fixture.CountersView();
         var runner = await fixture.StartAsync(projection);
 
         var failure = await FailureAsync(fixture, projection.Name);
@@ -219,7 +218,7 @@ public abstract class PoisonEventContract : OwnsResources
         Assert.Contains("22021", failure.Error);
         Assert.Equal(6, (await fixture.ViewsAsync()).Count); // everything before it applied, nothing after
 
-        await runner.SkipAsync("evt-nul", "NUL in customer id", CancellationToken.None);
+        await runner.SkipAsync("evt-nul", "NUL in counted_by", CancellationToken.None);
         await fixture.CaughtUpAsync(projection);
         Assert.True((await fixture.ViewsAsync()).ContainsKey("after"));
     }

@@ -1,18 +1,20 @@
+using System.Reflection;
 using Microsoft.EntityFrameworkCore;
-using OrdersEs.Domain.EventSourcing;
-using OrdersEs.Domain.Orders;
 using OrdersEs.Infrastructure.Configuration;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.EventStore.EfCore;
 using OrdersEs.Infrastructure.Persistence;
 using OrdersEs.Infrastructure.Projections;
-using OrdersEs.Infrastructure.ReadModels.Orders;
+using OrdersEs.Infrastructure.Tests.TestReadModel;
 using Xunit;
 
 namespace OrdersEs.Infrastructure.Tests.Projections;
 
-/// <summary>One provider's event store and read-model database, with helpers to run projection runners over them.</summary>
+/// <summary>
+/// One provider's event store and read-model database, with helpers to run projection runners over them. It hosts
+/// the kernel tests' own feature (<see cref="Counter"/>, <c>test_counters_view</c>) unless given another.
+/// </summary>
 public sealed class ProjectionFixture : IAsyncDisposable
 {
     public static readonly ProjectionOptions FastOptions = new()
@@ -26,16 +28,18 @@ public sealed class ProjectionFixture : IAsyncDisposable
     private readonly List<ProjectionRunner> _runners = [];
     private readonly List<IAsyncDisposable> _owned = [];
 
-    private ProjectionFixture(EventStoreDatabase database, IAsyncDisposable owner, IProjectionLease lease, bool relationalStore)
+    private ProjectionFixture(EventStoreDatabase database, IAsyncDisposable owner, IProjectionLease lease, bool relationalStore, HostedFeature feature)
     {
         Database = database;
         _owned.Add(owner);
         Lease = lease;
-        Serializer = new EventSerializer(new EventTypeRegistry().RegisterAssembly(typeof(Order).Assembly));
+        var registry = new EventTypeRegistry();
+        foreach (var assembly in feature.EventAssemblies) registry.RegisterAssembly(assembly);
+        Serializer = new EventSerializer(registry);
         var envelopes = new EnvelopeFactory(Serializer, TimeProvider.System);
         Store = relationalStore ? new EfCoreEventStore(database, envelopes, null, Signal) : new InMemoryEventStore(envelopes, null, Signal);
         Checkpoints = new EfCoreCheckpointStore(database, TimeProvider.System);
-        Orders = new EventSourcedRepository<Order>(Store, Serializer, () => new Order());
+        Counters = new EventSourcedRepository<Counter>(Store, Serializer, () => new Counter());
         Skips = new EfCoreProjectionSkipStore(database);
     }
 
@@ -46,33 +50,36 @@ public sealed class ProjectionFixture : IAsyncDisposable
     public EventStoreSignal Signal { get; } = new();
     public ProjectionMonitor Monitor { get; } = new(TimeProvider.System) { FallbackCheckInterval = TimeSpan.FromMilliseconds(50) };
     public EfCoreCheckpointStore Checkpoints { get; }
-    public EventSourcedRepository<Order> Orders { get; }
+    public EventSourcedRepository<Counter> Counters { get; }
     /// <summary>Parked events in the fixture's database, shared by every runner (as by replicas).</summary>
     public IProjectionSkipStore Skips { get; }
 
     /// <summary>The in-memory store, with the read model in a private in-memory SQLite database.</summary>
-    public static Task<ProjectionFixture> MemoryAsync()
+    public static Task<ProjectionFixture> MemoryAsync(HostedFeature? feature = null)
     {
-        var readModel = new EventStoreDatabase(StoreUrl.Parse("test", ReadModelHost.InMemoryUrl), [new OrdersViewSchema()]);
-        return Task.FromResult(new ProjectionFixture(readModel, readModel, new InProcessProjectionLease(), relationalStore: false));
+        feature ??= HostedFeature.Counters;
+        var readModel = new EventStoreDatabase(StoreUrl.Parse("test", ReadModelHost.InMemoryUrl), feature.ReadModels);
+        return Task.FromResult(new ProjectionFixture(readModel, readModel, new InProcessProjectionLease(), relationalStore: false, feature));
     }
 
-    public static Task<ProjectionFixture> SqliteAsync()
+    public static Task<ProjectionFixture> SqliteAsync(HostedFeature? feature = null)
     {
-        var database = TestDatabases.CreateSqlite();
-        return Task.FromResult(new ProjectionFixture(database.Database, database, new InProcessProjectionLease(), relationalStore: true));
+        feature ??= HostedFeature.Counters;
+        var database = TestDatabases.CreateSqlite(feature.ReadModels);
+        return Task.FromResult(new ProjectionFixture(database.Database, database, new InProcessProjectionLease(), relationalStore: true, feature));
     }
 
-    public static async Task<ProjectionFixture> PostgresAsync()
+    public static async Task<ProjectionFixture> PostgresAsync(HostedFeature? feature = null)
     {
-        var database = await TestDatabases.CreatePostgresAsync();
-        return new ProjectionFixture(database.Database, database, PostgresLease(database.Connection), relationalStore: true);
+        feature ??= HostedFeature.Counters;
+        var database = await TestDatabases.CreatePostgresAsync(feature.ReadModels);
+        return new ProjectionFixture(database.Database, database, PostgresLease(database.Connection), relationalStore: true, feature);
     }
 
     public static PostgresProjectionLease PostgresLease(StoreConnection connection) =>
         new(connection.ConnectionString, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(200));
 
-    public OrdersViewProjection OrdersView() => new(Database, Checkpoints, Serializer);
+    public CountersViewProjection CountersView() => new(Database, Checkpoints, Serializer);
 
     /// <summary>Starts a runner; it is stopped when the fixture is disposed unless the test stops it first.</summary>
     public async Task<ProjectionRunner> StartAsync(IProjection projection, IProjectionLease? lease = null, ProjectionMonitor? monitor = null,
@@ -125,32 +132,36 @@ public sealed class ProjectionFixture : IAsyncDisposable
         Assert.True(reached, $"projection {projection.Name} did not reach {head}; it is at {await projection.LoadCheckpointAsync(CancellationToken.None)}");
     }
 
-    public async Task<Dictionary<string, OrderView>> ViewsAsync()
+    /// <summary>The rows of <c>test_counters_view</c> by counter id.</summary>
+    public async Task<Dictionary<string, CounterView>> ViewsAsync()
     {
-        await using var db = await Database.CreateContextAsync<OrdersViewDbContext>();
-        return await db.Orders.ToDictionaryAsync(o => o.Id);
+        await using var db = await Database.CreateContextAsync<CountersViewDbContext>();
+        return await db.Counters.ToDictionaryAsync(c => c.Id);
     }
 
-    public async Task<Order> PlaceAsync(string id, int lines = 1, EventContext? context = null)
+    /// <summary>Stores a new counter with one event: a tally by <c>by-{id}</c> of <paramref name="things"/> things, thing-i counted 100 x i times.</summary>
+    public async Task<Counter> TallyAsync(string id, int things = 1)
     {
-        var order = Order.Place(id, "customer-" + id, "EUR", Enumerable.Range(1, lines).Select(i => new OrderLine($"SKU-{i}", i, 100 * i)).ToArray());
-        await Orders.SaveAsync(order, context);
-        return order;
+        var counter = Counter.Start(id);
+        counter.Tally("by-" + id, Enumerable.Range(1, things).Select(i => new ThingCount($"thing-{i}", 100 * i)).ToArray());
+        await Counters.SaveAsync(counter);
+        return counter;
     }
 
     /// <summary>
     /// Inserts an event row as another service sharing the table would: only the seed's columns, with
     /// <paramref name="payload"/> as it is (the database fills the global position).
     /// </summary>
-    public async Task InsertForeignRowAsync(string eventId, string aggregateId, string eventType, string payload)
+    public async Task InsertForeignRowAsync(string eventId, string aggregateId, string eventType, string payload, string aggregateType = nameof(Counter))
     {
         await using var connection = await Database.OpenConnectionAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = """
             INSERT INTO pyfly_event_store (event_id, aggregate_id, aggregate_type, sequence, event_type, payload, metadata, occurred_at, version, tenant_id)
-            VALUES (@id, @aggregate, 'Order', 1, @type, @payload, '{}', @at, 1, NULL)
+            VALUES (@id, @aggregate, @aggregateType, 1, @type, @payload, '{}', @at, 1, NULL)
             """;
-        foreach (var (name, value) in new (string, object)[] { ("@id", eventId), ("@aggregate", aggregateId), ("@type", eventType), ("@payload", payload) })
+        foreach (var (name, value) in new (string, object)[]
+                 { ("@id", eventId), ("@aggregate", aggregateId), ("@aggregateType", aggregateType), ("@type", eventType), ("@payload", payload) })
         {
             var parameter = command.CreateParameter();
             parameter.ParameterName = name;
@@ -173,4 +184,11 @@ public sealed class ProjectionFixture : IAsyncDisposable
         }
         for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();
     }
+}
+
+/// <summary>The read models a fixture's database hosts and the assemblies whose events its serializer knows.</summary>
+public sealed record HostedFeature(IReadOnlyList<IReadModelSchema> ReadModels, IReadOnlyList<Assembly> EventAssemblies)
+{
+    /// <summary>The kernel tests' own feature: the <see cref="Counter"/> events and <c>test_counters_view</c>.</summary>
+    public static HostedFeature Counters { get; } = new(TestDatabase.DefaultReadModels, [typeof(Counter).Assembly]);
 }

@@ -30,7 +30,7 @@ public sealed class ProjectionHealthCheckTests : OwnsResources
 
     private static async Task FailOnPoisonAsync(ProjectionFixture fixture, ProjectionMonitor monitor, string name)
     {
-        await fixture.PlaceAsync("poison");
+        await fixture.TallyAsync("poison");
         var projection = new FunctionProjection(name, (_, _) => throw new InvalidOperationException("broken handler"));
         await fixture.StartAsync(projection, monitor: monitor);
         await EventuallyAsync(() => Task.FromResult(monitor.Find(name)?.Failure is not null));
@@ -90,7 +90,7 @@ public sealed class ProjectionHealthCheckTests : OwnsResources
     public async Task A_projection_that_got_past_its_failure_is_healthy_again()
     {
         var (monitor, check, fixture) = await SetUpAsync();
-        await fixture.PlaceAsync("flaky");
+        await fixture.TallyAsync("flaky");
         var failuresLeft = 3;
         var projection = new FunctionProjection("recovers", (_, _) =>
             Interlocked.Decrement(ref failuresLeft) >= 0 ? throw new InvalidOperationException("transient") : Task.CompletedTask);

@@ -1,10 +1,9 @@
 using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
-using OrdersEs.Domain.Orders;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.Persistence;
 using OrdersEs.Infrastructure.Projections;
-using OrdersEs.Infrastructure.ReadModels.Orders;
+using OrdersEs.Infrastructure.Tests.TestReadModel;
 using Xunit;
 
 namespace OrdersEs.Infrastructure.Tests.Projections;
@@ -20,19 +19,19 @@ public abstract class ProjectionRunnerContract : OwnsResources
     public async Task Eight_writers_times_500_events_while_the_runner_runs_are_projected_exactly_once()
     {
         var fixture = await FixtureAsync();
-        var projection = fixture.OrdersView();
+        var projection = fixture.CountersView();
         await fixture.StartAsync(projection);
 
-        // Each writer places 25 orders and adds 19 lines to each: 25 x 20 = 500 events per writer.
+        // Each writer tallies 25 counters and counts 19 more things on each: 25 x 20 = 500 events per writer.
         await Task.WhenAll(Enumerable.Range(0, 8).Select(writer => Task.Run(async () =>
         {
-            for (var o = 0; o < 25; o++)
+            for (var c = 0; c < 25; c++)
             {
-                var order = await fixture.PlaceAsync($"w{writer}-o{o}");
-                for (var line = 0; line < 19; line++)
+                var counter = await fixture.TallyAsync($"w{writer}-c{c}");
+                for (var thing = 0; thing < 19; thing++)
                 {
-                    order.AddLine(new OrderLine($"extra-{line}", line + 1, 7));
-                    await fixture.Orders.SaveAsync(order);
+                    counter.Count($"extra-{thing}", thing + 1);
+                    await fixture.Counters.SaveAsync(counter);
                 }
             }
         })));
@@ -42,11 +41,11 @@ public abstract class ProjectionRunnerContract : OwnsResources
         Assert.Equal(200, views.Count);
         foreach (var (id, view) in views)
         {
-            var order = (await fixture.Orders.LoadAsync(id))!;
-            Assert.Equal(order.Version, view.Version);
+            var counter = (await fixture.Counters.LoadAsync(id))!;
+            Assert.Equal(counter.Version, view.Version);
             Assert.Equal(20, view.Version);
-            Assert.Equal(order.Total, view.Total);
-            Assert.Equal(order.Lines, view.Lines());
+            Assert.Equal(counter.Total, view.Total);
+            Assert.Equal(counter.Things, view.Things());
         }
     }
 
@@ -54,13 +53,13 @@ public abstract class ProjectionRunnerContract : OwnsResources
     public async Task A_handler_failing_twice_on_one_event_is_retried_in_order_and_the_others_applied_once()
     {
         var fixture = await FixtureAsync();
-        for (var i = 0; i < 10; i++) await fixture.PlaceAsync($"order-{i}");
+        for (var i = 0; i < 10; i++) await fixture.TallyAsync($"counter-{i}");
         var calls = new ConcurrentQueue<string>();
         var failuresLeft = 2;
         var projection = new FunctionProjection("flaky", (envelope, _) =>
         {
             calls.Enqueue(envelope.AggregateId);
-            if (envelope.AggregateId == "order-4" && Interlocked.Decrement(ref failuresLeft) >= 0)
+            if (envelope.AggregateId == "counter-4" && Interlocked.Decrement(ref failuresLeft) >= 0)
                 throw new InvalidOperationException("transient read-model failure");
             return Task.CompletedTask;
         });
@@ -68,8 +67,8 @@ public abstract class ProjectionRunnerContract : OwnsResources
         await fixture.StartAsync(projection);
         await fixture.CaughtUpAsync(projection);
 
-        var expected = Enumerable.Range(0, 10).Select(i => $"order-{i}").ToList();
-        expected.InsertRange(4, ["order-4", "order-4"]);
+        var expected = Enumerable.Range(0, 10).Select(i => $"counter-{i}").ToList();
+        expected.InsertRange(4, ["counter-4", "counter-4"]);
         Assert.Equal(expected, calls);
         Assert.Null(fixture.Monitor.Find("flaky")!.LastError);
     }
@@ -78,8 +77,8 @@ public abstract class ProjectionRunnerContract : OwnsResources
     public async Task A_poison_event_is_retried_until_it_succeeds_and_nothing_after_it_is_skipped()
     {
         var fixture = await FixtureAsync();
-        await fixture.PlaceAsync("poison");
-        await fixture.PlaceAsync("after");
+        await fixture.TallyAsync("poison");
+        await fixture.TallyAsync("after");
         var attempts = 0;
         var handled = new ConcurrentQueue<string>();
         var projection = new FunctionProjection("stuck", (envelope, _) =>
@@ -99,7 +98,7 @@ public abstract class ProjectionRunnerContract : OwnsResources
     {
         var fixture = await FixtureAsync();
         await CreateCounterTableAsync(fixture.Database);
-        for (var i = 0; i < 300; i++) await fixture.PlaceAsync($"order-{i}");
+        for (var i = 0; i < 300; i++) await fixture.TallyAsync($"counter-{i}");
 
         var first = new CountingProjection(fixture, delayPerEvent: TimeSpan.FromMilliseconds(5));
         var runner = await fixture.StartAsync(first);
@@ -132,7 +131,7 @@ public abstract class ProjectionRunnerContract : OwnsResources
         var first = await fixture.StartAsync(Projection("first"), SecondLease(fixture), firstMonitor);
         await WaitForAsync(() => firstMonitor.Find("shared")!.Active);
         await fixture.StartAsync(Projection("second"), SecondLease(fixture), secondMonitor);
-        await fixture.PlaceAsync("a");
+        await fixture.TallyAsync("a");
         await WaitForAsync(() => handledBy.Count == 1);
         await Task.Delay(300);
         Assert.False(secondMonitor.Find("shared")!.Active);
@@ -145,7 +144,7 @@ public abstract class ProjectionRunnerContract : OwnsResources
 
         await ProjectionFixture.StopAsync(first);
         await WaitForAsync(() => secondMonitor.Find("shared")!.Active);
-        await fixture.PlaceAsync("b");
+        await fixture.TallyAsync("b");
         await WaitForAsync(() => handledBy.Count == 2);
         Assert.Equal(["first:a", "second:b"], handledBy);
     }
@@ -157,19 +156,19 @@ public abstract class ProjectionRunnerContract : OwnsResources
     public async Task Rebuild_resets_the_read_model_and_replays_from_the_first_event()
     {
         var fixture = await FixtureAsync();
-        var projection = fixture.OrdersView();
+        var projection = fixture.CountersView();
         var runner = await fixture.StartAsync(projection);
-        await fixture.PlaceAsync("r-1", lines: 2);
+        await fixture.TallyAsync("r-1", things: 2);
         await fixture.CaughtUpAsync(projection);
-        await using (var db = await fixture.Database.CreateContextAsync<OrdersViewDbContext>())
-            await db.Orders.ExecuteUpdateAsync(s => s.SetProperty(o => o.Total, 0L));
+        await using (var db = await fixture.Database.CreateContextAsync<CountersViewDbContext>())
+            await db.Counters.ExecuteUpdateAsync(s => s.SetProperty(c => c.Total, 0L));
 
         await runner.RebuildAsync(CancellationToken.None);
-        await fixture.PlaceAsync("r-2");
+        await fixture.TallyAsync("r-2");
         await fixture.CaughtUpAsync(projection);
 
         var views = await fixture.ViewsAsync();
-        Assert.Equal(100 + 2 * 200, views["r-1"].Total);
+        Assert.Equal(100 + 200, views["r-1"].Total);
         Assert.Equal(100, views["r-2"].Total);
     }
 
@@ -177,30 +176,30 @@ public abstract class ProjectionRunnerContract : OwnsResources
     public async Task Waiting_for_a_version_returns_once_the_projection_applied_it()
     {
         var fixture = await FixtureAsync();
-        var projection = fixture.OrdersView();
+        var projection = fixture.CountersView();
         await fixture.StartAsync(projection);
-        var order = await fixture.PlaceAsync("w-1");
-        order.Confirm();
-        await fixture.Orders.SaveAsync(order);
+        var counter = await fixture.TallyAsync("w-1");
+        counter.Close("done");
+        await fixture.Counters.SaveAsync(counter);
 
         var reached = await fixture.Monitor.WaitUntilAsync(async ct =>
         {
-            await using var db = await fixture.Database.CreateContextAsync<OrdersViewDbContext>(ct);
-            return await db.Orders.AnyAsync(o => o.Id == "w-1" && o.Version >= 2, ct);
+            await using var db = await fixture.Database.CreateContextAsync<CountersViewDbContext>(ct);
+            return await db.Counters.AnyAsync(c => c.Id == "w-1" && c.Version >= 2, ct);
         }, TimeSpan.FromSeconds(10), CancellationToken.None);
         Assert.True(reached);
-        Assert.Equal(nameof(OrderStatus.Confirmed), (await fixture.ViewsAsync())["w-1"].Status);
+        Assert.Equal(nameof(CounterStatus.Closed), (await fixture.ViewsAsync())["w-1"].Status);
         Assert.False(await fixture.Monitor.WaitUntilAsync(_ => Task.FromResult(false), TimeSpan.FromMilliseconds(200), CancellationToken.None));
     }
 
     [Fact]
-    public async Task Events_of_one_order_in_separate_batches_each_update_its_row()
+    public async Task Events_of_one_counter_in_separate_batches_each_update_its_row()
     {
         var fixture = await FixtureAsync();
-        var projection = fixture.OrdersView();
-        var order = await fixture.PlaceAsync("split");
-        order.AddLine(new OrderLine("B", 1, 50));
-        await fixture.Orders.SaveAsync(order);
+        var projection = fixture.CountersView();
+        var counter = await fixture.TallyAsync("split");
+        counter.Count("B", 50);
+        await fixture.Counters.SaveAsync(counter);
         var events = await fixture.Store.LoadAsync("split");
 
         var checkpoint = await projection.ApplyAsync([events[0]], await projection.LoadCheckpointAsync(default), default);
@@ -224,7 +223,7 @@ public abstract class ProjectionRunnerContract : OwnsResources
         {
             for (var i = 0; i < 20; i++)
             {
-                await fixture.PlaceAsync($"p-{i}");
+                await fixture.TallyAsync($"p-{i}");
                 var deadline = DateTime.UtcNow.AddSeconds(5);
                 while (seen.Count < i + 1)
                 {
@@ -240,14 +239,14 @@ public abstract class ProjectionRunnerContract : OwnsResources
     }
 
     [Fact]
-    public async Task Redelivered_events_are_ignored_by_the_orders_view()
+    public async Task Redelivered_events_are_ignored_by_a_read_model_idempotent_by_version()
     {
         var fixture = await FixtureAsync();
-        var order = await fixture.PlaceAsync("dup");
-        order.AddLine(new OrderLine("B", 1, 50));
-        await fixture.Orders.SaveAsync(order);
+        var counter = await fixture.TallyAsync("dup");
+        counter.Count("B", 50);
+        await fixture.Counters.SaveAsync(counter);
         var events = await fixture.Store.LoadAsync("dup");
-        var projection = fixture.OrdersView();
+        var projection = fixture.CountersView();
 
         var checkpoint = await projection.ApplyAsync(events, await projection.LoadCheckpointAsync(default), default);
         await fixture.Checkpoints.ResetAsync(projection.Name, default);
@@ -256,7 +255,7 @@ public abstract class ProjectionRunnerContract : OwnsResources
         var view = (await fixture.ViewsAsync())["dup"];
         Assert.Equal(2, view.Version);
         Assert.Equal(150, view.Total);
-        Assert.Equal(2, view.Lines().Count);
+        Assert.Equal(2, view.Things().Count);
         Assert.Equal(checkpoint, await projection.LoadCheckpointAsync(default));
     }
 

@@ -1,10 +1,11 @@
 using System.Text.Json.Nodes;
 using OrdersEs.Infrastructure.Configuration;
 using OrdersEs.Infrastructure.ReadModels.Orders;
+using OrdersEs.Infrastructure.Tests.Projections;
 using OrdersEs.Tests.Pyfly;
 using Xunit;
 
-namespace OrdersEs.Infrastructure.Tests.Projections;
+namespace OrdersEs.Infrastructure.Tests.ReadModels.Orders;
 
 /// <summary><c>orders_view</c> over orders a pyfly service wrote into the shared table (its row format, its JSON).</summary>
 public abstract class PyflyEventProjectionTests : OwnsResources
@@ -38,7 +39,7 @@ public abstract class PyflyEventProjectionTests : OwnsResources
         await fixture.StartAsync(projection);
 
         await fixture.CaughtUpAsync(projection);
-        var view = (await fixture.ViewsAsync())["py-order-1"];
+        var view = (await fixture.OrderViewsAsync())["py-order-1"];
         Assert.Equal(("t-py", "py-customer", "EUR", "Confirmed", 750L, 2), (view.TenantId, view.CustomerId, view.Currency, view.Status, view.Total, view.Version));
         Assert.Equal(at.UtcDateTime, DateTime.SpecifyKind(view.PlacedAt, DateTimeKind.Utc));
     }
@@ -56,16 +57,16 @@ public abstract class PyflyEventProjectionTests : OwnsResources
                 && error.Contains(written[0].EventId) && error.Contains("currency")),
             TimeSpan.FromSeconds(20), CancellationToken.None);
         Assert.True(reported, $"the projection reported: {fixture.Monitor.Find(OrdersViewProjection.ProjectionName)?.LastError}");
-        Assert.DoesNotContain("py-order-2", (await fixture.ViewsAsync()).Keys);
+        Assert.DoesNotContain("py-order-2", (await fixture.OrderViewsAsync()).Keys);
     }
 }
 
 public sealed class SqlitePyflyEventProjectionTests : PyflyEventProjectionTests
 {
-    protected override Task<ProjectionFixture> CreateFixtureAsync() => ProjectionFixture.SqliteAsync();
+    protected override Task<ProjectionFixture> CreateFixtureAsync() => ProjectionFixture.SqliteAsync(OrdersFixture.Feature);
 }
 
 public sealed class PostgresPyflyEventProjectionTests : PyflyEventProjectionTests
 {
-    protected override Task<ProjectionFixture> CreateFixtureAsync() => ProjectionFixture.PostgresAsync();
+    protected override Task<ProjectionFixture> CreateFixtureAsync() => ProjectionFixture.PostgresAsync(OrdersFixture.Feature);
 }
