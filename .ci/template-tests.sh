@@ -353,6 +353,11 @@ for combo in "${combos[@]}"; do
   done_step
 done
 
+step "dotnet format on Acme.Orders (with the aggregates esaggregate added)"
+run 300 "$work/format-Acme.Orders.log" dotnet format "${sln_of[Acme.Orders]}" --verify-no-changes --no-restore
+ok "Acme.Orders: dotnet format --verify-no-changes finds nothing to change"
+done_step
+
 for name in Acme.Orders Acme.Billing-Svc Acme.Empty; do
   step "test $name (its own tests; no server, so PostgreSQL and RabbitMQ tests skip)"
   run 400 "$work/test-$name.log" dotnet test "${sln_of[$name]}" --no-build

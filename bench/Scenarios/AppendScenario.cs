@@ -1,5 +1,5 @@
-using Marten;
 using JasperFx.Events;
+using Marten;
 using Npgsql;
 using NpgsqlTypes;
 using OrdersEs.Domain.EventSourcing;

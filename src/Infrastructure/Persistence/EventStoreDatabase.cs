@@ -22,7 +22,7 @@ public sealed class EventStoreDatabase : IAsyncDisposable
     private readonly IReadOnlyList<IReadModelSchema> _readModels;
     private Task? _schema;
     // An in-memory SQLite database lives as long as one connection to it is open.
-    private SqliteConnection? _keepAlive;
+    private readonly SqliteConnection? _keepAlive;
 
     /// <param name="readModels">The schemas of the read models this database hosts (none for a database of events or snapshots only).</param>
     public EventStoreDatabase(StoreConnection connection, IEnumerable<IReadModelSchema>? readModels = null)

@@ -407,8 +407,14 @@ public class AddEventSourcingTests
 
         var upcasted = provider.GetRequiredService<UpcasterChain>().Apply(new StoredEventEnvelope
         {
-            EventId = "e-1", AggregateId = "a-1", AggregateType = "Thing", Sequence = 1, EventType = "V1", Payload = "{}",
-            Metadata = EventMetadata.Empty, OccurredAt = DateTimeOffset.UnixEpoch,
+            EventId = "e-1",
+            AggregateId = "a-1",
+            AggregateType = "Thing",
+            Sequence = 1,
+            EventType = "V1",
+            Payload = "{}",
+            Metadata = EventMetadata.Empty,
+            OccurredAt = DateTimeOffset.UnixEpoch,
         });
 
         Assert.Equal("V3", upcasted.EventType);

@@ -49,8 +49,13 @@ public class EventSerializerTests
 
         var envelope = new StoredEventEnvelope
         {
-            EventId = "e", AggregateId = "c-1", AggregateType = "Counter", Sequence = 1,
-            EventType = serializer.TypeNameOf(counted), Payload = json, OccurredAt = DateTimeOffset.UtcNow,
+            EventId = "e",
+            AggregateId = "c-1",
+            AggregateType = "Counter",
+            Sequence = 1,
+            EventType = serializer.TypeNameOf(counted),
+            Payload = json,
+            OccurredAt = DateTimeOffset.UtcNow,
         };
         var back = Assert.IsType<ThingsCounted>(serializer.Deserialize(envelope));
         Assert.Equal(counted.CountedBy, back.CountedBy);
@@ -74,7 +79,12 @@ public class EventSerializerTests
 
     private static StoredEventEnvelope Stored(string eventType, string payload) => new()
     {
-        EventId = "evt-9", AggregateId = "c-9", AggregateType = "Counter", Sequence = 1, EventType = eventType, Payload = payload,
+        EventId = "evt-9",
+        AggregateId = "c-9",
+        AggregateType = "Counter",
+        Sequence = 1,
+        EventType = eventType,
+        Payload = payload,
         OccurredAt = DateTimeOffset.UnixEpoch,
     };
 

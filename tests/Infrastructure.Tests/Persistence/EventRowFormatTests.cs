@@ -44,16 +44,31 @@ public sealed class EventRowFormatTests
     {
         var envelope = new StoredEventEnvelope
         {
-            EventId = "e-1", AggregateId = "c-1", AggregateType = "Counter", Sequence = 4, EventType = "thing_renamed_v2",
+            EventId = "e-1",
+            AggregateId = "c-1",
+            AggregateType = "Counter",
+            Sequence = 4,
+            EventType = "thing_renamed_v2",
             Payload = """{"new_name":"T \"1\" ü"}""",
             Metadata = new Dictionary<string, string> { ["correlation_id"] = "c-1", ["caller"] = "ops" },
-            OccurredAt = new DateTimeOffset(2026, 7, 1, 10, 0, 0, TimeSpan.Zero).AddTicks(1_234_560), SchemaVersion = 2, TenantId = "t-1",
+            OccurredAt = new DateTimeOffset(2026, 7, 1, 10, 0, 0, TimeSpan.Zero).AddTicks(1_234_560),
+            SchemaVersion = 2,
+            TenantId = "t-1",
         };
         var column = EventRowFormat.PayloadColumn(envelope);
         var row = new EventRow
         {
-            EventId = "e-1", AggregateId = "c-1", AggregateType = "Counter", Sequence = 4, EventType = "thing_renamed_v2", Payload = column,
-            Metadata = "{}", OccurredAt = new DateTime(2026, 7, 1, 10, 0, 0), Version = 2, TenantId = "t-1", GlobalPosition = 9,
+            EventId = "e-1",
+            AggregateId = "c-1",
+            AggregateType = "Counter",
+            Sequence = 4,
+            EventType = "thing_renamed_v2",
+            Payload = column,
+            Metadata = "{}",
+            OccurredAt = new DateTime(2026, 7, 1, 10, 0, 0),
+            Version = 2,
+            TenantId = "t-1",
+            GlobalPosition = 9,
         };
 
         var decoded = EventRowFormat.Decode(row);
