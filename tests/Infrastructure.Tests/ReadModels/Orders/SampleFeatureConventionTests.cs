@@ -11,7 +11,10 @@ using static OrdersEs.Infrastructure.Tests.Configuration.ConfigurationHarness;
 
 namespace OrdersEs.Infrastructure.Tests.ReadModels.Orders;
 
-/// <summary>The sample is found by convention in the service's assemblies (the Domain and Infrastructure ones), with nothing of the kernel beside it.</summary>
+/// <summary>
+/// The sample is found by convention in the service's assemblies (the Domain and Infrastructure ones), with nothing of
+/// the kernel beside it; features added later (dotnet new esaggregate) are found beside it, each once.
+/// </summary>
 public class SampleFeatureConventionTests
 {
     private static readonly System.Reflection.Assembly[] ServiceAssemblies = [typeof(Order).Assembly, typeof(OrdersViewProjection).Assembly];
@@ -20,9 +23,11 @@ public class SampleFeatureConventionTests
     public void The_sample_feature_is_found_and_nothing_of_the_kernel_is_taken_for_one()
     {
         var features = FeatureConventions.Find(ServiceAssemblies);
-        Assert.Equal([typeof(Order)], features.Aggregates);
-        Assert.Equal([typeof(OrdersViewProjection)], features.Projections);
-        Assert.Equal([typeof(OrdersViewSchema)], features.ReadModelSchemas);
+        Assert.Single(features.Aggregates, t => t == typeof(Order));
+        Assert.Single(features.Projections, t => t == typeof(OrdersViewProjection));
+        Assert.Single(features.ReadModelSchemas, t => t == typeof(OrdersViewSchema));
+        // Every feature type lives in a feature folder: the Domain's, or the Infrastructure's ReadModels.
+        Assert.All(features.Projections.Concat(features.ReadModelSchemas), t => Assert.Contains(".ReadModels.", t.Namespace));
     }
 
     [Fact]
@@ -34,10 +39,9 @@ public class SampleFeatureConventionTests
         await using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
 
         Assert.NotNull(provider.GetRequiredService<EventSourcedRepository<Order>>());
-        var runner = Assert.Single(provider.GetServices<IHostedService>().OfType<ProjectionRunner>());
-        Assert.Equal(OrdersViewProjection.ProjectionName, runner.Projection.Name);
+        Assert.Single(provider.GetServices<IHostedService>().OfType<ProjectionRunner>(), r => r.Projection.Name == OrdersViewProjection.ProjectionName);
         Assert.Equal(typeof(OrderPlaced), provider.GetRequiredService<EventTypeRegistry>().Resolve(nameof(OrderPlaced)));
-        Assert.IsType<OrdersViewSchema>(Assert.Single(provider.GetServices<IReadModelSchema>()));
+        Assert.Single(provider.GetServices<IReadModelSchema>(), s => s is OrdersViewSchema);
         await using var db = await provider.GetRequiredService<EventStoreDatabase>().CreateContextAsync<OrdersViewDbContext>();
         Assert.Equal(0, await db.Orders.CountAsync());
     }
