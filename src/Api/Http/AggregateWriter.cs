@@ -1,6 +1,8 @@
+using System.Text.Json;
 using OrdersEs.Domain.EventSourcing;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
+using OrdersEs.Infrastructure.Idempotency;
 
 namespace OrdersEs.Api.Http;
 
@@ -9,7 +11,7 @@ namespace OrdersEs.Api.Http;
 /// tenant and <c>If-Match</c>, apply the change and append its events under optimistic concurrency. Failures leave as
 /// the API's exceptions naming the aggregate type: not found (404), rule (409), concurrency (409), precondition (412).
 /// </summary>
-public sealed class AggregateWriter<T>(EventSourcedRepository<T> repository) where T : AggregateRoot
+public sealed class AggregateWriter<T>(EventSourcedRepository<T> repository, IdempotencyStore idempotency) where T : AggregateRoot
 {
     private static readonly AggregateName Name = AggregateNames.Of<T>();
 
@@ -32,6 +34,54 @@ public sealed class AggregateWriter<T>(EventSourcedRepository<T> repository) whe
         }
         await SaveAsync(aggregate, request.ToEventContext(), cancellationToken);
         return aggregate;
+    }
+
+    /// <summary>
+    /// Appends a new aggregate's events and answers <paramref name="answer"/>. With an <c>Idempotency-Key</c>, the key is
+    /// claimed first and the answer (kept 24 hours) is written in the same transaction as the events, so a crash can never
+    /// leave an aggregate whose key a retry would create again; a repeat with the same body gets the first answer back,
+    /// with another body a 422, while the first is still running a 409.
+    /// </summary>
+    public async ValueTask<CreatedAnswer<TBody>> CreateAsync<TBody>(
+        T aggregate, CreatedAnswer<TBody> answer, ApiRequestContext request, string? idempotencyKey, string requestHash,
+        CancellationToken cancellationToken)
+    {
+        var context = request.ToEventContext();
+        if (idempotencyKey is not { } key)
+        {
+            await SaveAsync(aggregate, context, cancellationToken);
+            return answer;
+        }
+
+        var tenant = request.TenantId;
+        string token;
+        switch (await idempotency.ClaimAsync(tenant, key, requestHash, cancellationToken))
+        {
+            case IdempotencyClaim.Completed completed:
+                return new CreatedAnswer<TBody>(JsonSerializer.Deserialize<TBody>(completed.Response.Body, JsonSerializerOptions.Web)!,
+                    completed.Response.Location ?? "", completed.Response.ETag ?? "");
+            case IdempotencyClaim.BodyMismatch:
+                throw new IdempotencyKeyReusedException(key);
+            case IdempotencyClaim.Acquired acquired:
+                token = acquired.Token;
+                break;
+            default:
+                throw new IdempotencyInProgressException(key);
+        }
+        var stored = new IdempotentResponse(StatusCodes.Status201Created,
+            JsonSerializer.Serialize(answer.Body, JsonSerializerOptions.Web), answer.Location, answer.ETag);
+        var completion = idempotency.Completion(tenant, key, token, stored);
+        try
+        {
+            await SaveAsync(aggregate, context with { Participant = completion }, cancellationToken);
+        }
+        catch
+        {
+            await idempotency.ReleaseAsync(tenant, key, token, CancellationToken.None);
+            throw;
+        }
+        if (!completion.Written) await idempotency.CompleteAsync(completion, CancellationToken.None);
+        return answer;
     }
 
     /// <summary>Appends a new aggregate's events (or any aggregate's pending ones) with <paramref name="context"/>.</summary>

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text.Json;
 using FluentValidation;
 using Mediator;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -7,7 +5,6 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using OrdersEs.Api.Http;
 using OrdersEs.Domain.Invoices;
-using OrdersEs.Infrastructure.Idempotency;
 using JsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
 
 namespace OrdersEs.Api.Invoices;
@@ -17,85 +14,34 @@ public sealed record CreateInvoiceRequest(string? Name);
 
 /// <summary>Creates a new invoice under a server-chosen id; with an idempotency key, a repeat replays the first answer.</summary>
 public sealed record CreateInvoiceCommand(string? Name, ApiRequestContext Request, string? IdempotencyKey, string RequestHash)
-    : ICommand<CreateInvoiceResult>;
-
-/// <summary>The created invoice, where it lives and its entity tag (first answer or replay).</summary>
-public sealed record CreateInvoiceResult(InvoiceVersionResponse Created, string Location, string ETag);
+    : ICommand<CreatedAnswer<InvoiceVersionResponse>>;
 
 /// <summary>The contract's limits of a new invoice and of the <c>Idempotency-Key</c>.</summary>
 public sealed class CreateInvoiceValidator : AbstractValidator<CreateInvoiceCommand>
 {
-    public const int MaxIdempotencyKeyLength = 200;
-
     public CreateInvoiceValidator()
     {
         RuleFor(c => c.Name).ValidInvoiceName();
-        RuleFor(c => c.IdempotencyKey).Length(1, MaxIdempotencyKeyLength)
-            .Must(key => PlainText.IsPlain(key)).WithMessage($"Idempotency-Key {PlainText.Rule}")
-            .When(c => c.IdempotencyKey is not null)
-            .OverridePropertyName(CreateInvoiceEndpoint.IdempotencyKeyHeader);
+        RuleFor(c => c.IdempotencyKey).ValidIdempotencyKey().When(c => c.IdempotencyKey is not null);
     }
 }
 
-/// <summary>
-/// Appends <c>InvoiceCreated</c>. An <c>Idempotency-Key</c> is claimed first, and its answer (kept 24 hours) is written
-/// in the same transaction as the event, so a crash can never leave a created invoice whose key a retry would create again.
-/// </summary>
-public sealed class CreateInvoiceHandler(AggregateWriter<Invoice> writer, IdempotencyStore idempotency, TimeProvider timeProvider)
-    : ICommandHandler<CreateInvoiceCommand, CreateInvoiceResult>
+/// <summary>Appends <c>InvoiceCreated</c>; with an <c>Idempotency-Key</c>, once (see <see cref="AggregateWriter{T}.CreateAsync"/>).</summary>
+public sealed class CreateInvoiceHandler(AggregateWriter<Invoice> writer, TimeProvider timeProvider)
+    : ICommandHandler<CreateInvoiceCommand, CreatedAnswer<InvoiceVersionResponse>>
 {
-    public async ValueTask<CreateInvoiceResult> Handle(CreateInvoiceCommand command, CancellationToken cancellationToken)
+    public ValueTask<CreatedAnswer<InvoiceVersionResponse>> Handle(CreateInvoiceCommand command, CancellationToken cancellationToken)
     {
         var id = "inv_" + Guid.CreateVersion7(timeProvider.GetUtcNow()).ToString("N");
         var created = Invoice.Create(id, command.Name!);
-        var result = new CreateInvoiceResult(InvoiceVersionResponse.Of(created), $"/api/invoices/{created.Id}", ETags.For(created.Version));
-        var context = command.Request.ToEventContext();
-        if (command.IdempotencyKey is not { } key)
-        {
-            await writer.SaveAsync(created, context, cancellationToken);
-            return result;
-        }
-
-        var tenant = command.Request.TenantId;
-        string token;
-        switch (await idempotency.ClaimAsync(tenant, key, command.RequestHash, cancellationToken))
-        {
-            case IdempotencyClaim.Completed completed:
-                return Replay(completed.Response);
-            case IdempotencyClaim.BodyMismatch:
-                throw new IdempotencyKeyReusedException(key);
-            case IdempotencyClaim.Acquired acquired:
-                token = acquired.Token;
-                break;
-            default:
-                throw new IdempotencyInProgressException(key);
-        }
-        var answer = new IdempotentResponse(StatusCodes.Status201Created,
-            JsonSerializer.Serialize(result.Created, JsonSerializerOptions.Web), result.Location, result.ETag);
-        var completion = idempotency.Completion(tenant, key, token, answer);
-        try
-        {
-            await writer.SaveAsync(created, context with { Participant = completion }, cancellationToken);
-        }
-        catch
-        {
-            await idempotency.ReleaseAsync(tenant, key, token, CancellationToken.None);
-            throw;
-        }
-        if (!completion.Written) await idempotency.CompleteAsync(completion, CancellationToken.None);
-        return result;
+        var answer = new CreatedAnswer<InvoiceVersionResponse>(InvoiceVersionResponse.Of(created), $"/api/invoices/{created.Id}", ETags.For(created.Version));
+        return writer.CreateAsync(created, answer, command.Request, command.IdempotencyKey, command.RequestHash, cancellationToken);
     }
-
-    private static CreateInvoiceResult Replay(IdempotentResponse stored) => new(
-        JsonSerializer.Deserialize<InvoiceVersionResponse>(stored.Body, JsonSerializerOptions.Web)!,
-        stored.Location ?? "", stored.ETag ?? "");
 }
 
 /// <summary><c>POST /api/invoices</c>.</summary>
 public static class CreateInvoiceEndpoint
 {
-    public const string IdempotencyKeyHeader = "Idempotency-Key";
-
     public static void Map(RouteGroupBuilder group) => group.MapPost("/", HandleAsync)
         .WithName("CreateInvoice")
         .WithSummary("Create a new invoice")
@@ -108,16 +54,15 @@ public static class CreateInvoiceEndpoint
 
     private static async Task<Created<InvoiceVersionResponse>> HandleAsync(
         CreateInvoiceRequest body,
-        [FromHeader(Name = IdempotencyKeyHeader)] string? idempotencyKey,
+        [FromHeader(Name = IdempotencyKeys.Header)] string? idempotencyKey,
         ApiRequestContext request,
         IMediator mediator,
         IOptions<JsonOptions> json,
         HttpContext http,
         CancellationToken cancellationToken)
     {
-        var hash = Convert.ToHexString(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(body, json.Value.SerializerOptions)));
-        var result = await mediator.Send(new CreateInvoiceCommand(body.Name, request, idempotencyKey, hash), cancellationToken);
-        http.Response.Headers.ETag = result.ETag;
-        return TypedResults.Created(result.Location, result.Created);
+        var hash = IdempotencyKeys.Hash(body, json.Value.SerializerOptions);
+        var answer = await mediator.Send(new CreateInvoiceCommand(body.Name, request, idempotencyKey, hash), cancellationToken);
+        return answer.ToResult(http);
     }
 }
