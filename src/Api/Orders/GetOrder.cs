@@ -38,24 +38,9 @@ public sealed class GetOrderValidator : AbstractValidator<GetOrderQuery>
 /// <summary>Serves <c>orders_view</c> (no tracking, always filtered by tenant).</summary>
 public sealed class GetOrderHandler(EventStoreDatabase readModel, ProjectionMonitor projections) : IQueryHandler<GetOrderQuery, OrderResponse?>
 {
-    /// <summary>The longest a read-your-write waits for the projection.</summary>
-    public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(5);
-
     public async ValueTask<OrderResponse?> Handle(GetOrderQuery query, CancellationToken cancellationToken)
     {
-        OrderView? view = null;
-        if (query.MinVersion is { } minVersion)
-        {
-            await projections.WaitUntilAsync(async ct =>
-            {
-                view = await FindAsync(query, ct);
-                return view is not null && view.Version >= minVersion;
-            }, MaxWait, cancellationToken);
-        }
-        else
-        {
-            view = await FindAsync(query, cancellationToken);
-        }
+        var view = await projections.ReadAtLeastAsync(query.MinVersion, v => v.Version, ct => FindAsync(query, ct), cancellationToken);
         return view is null ? null : OrderResponse.From(view);
     }
 

@@ -132,6 +132,27 @@ public sealed class ProjectionMonitor(TimeProvider timeProvider)
         }
     }
 
+    /// <summary>The longest a read-your-write (<see cref="ReadAtLeastAsync{TRow}"/>) waits for a projection.</summary>
+    public static readonly TimeSpan MaxReadYourWriteWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Reads a read-model row with <paramref name="find"/>; with <paramref name="minVersion"/>, reads it again after each
+    /// projection batch until it holds that version, for at most <see cref="MaxReadYourWriteWait"/>, then answers what it has.
+    /// </summary>
+    public async Task<TRow?> ReadAtLeastAsync<TRow>(
+        int? minVersion, Func<TRow, int> versionOf, Func<CancellationToken, Task<TRow?>> find, CancellationToken cancellationToken)
+        where TRow : class
+    {
+        if (minVersion is not { } min) return await find(cancellationToken);
+        TRow? row = null;
+        await WaitUntilAsync(async ct =>
+        {
+            row = await find(ct);
+            return row is not null && versionOf(row) >= min;
+        }, MaxReadYourWriteWait, cancellationToken);
+        return row;
+    }
+
     /// <summary>
     /// The projection's status with its durable checkpoint: where another replica runs it, this instance's
     /// in-memory view would be stale.

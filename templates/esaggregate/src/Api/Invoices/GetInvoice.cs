@@ -31,24 +31,9 @@ public sealed class GetInvoiceValidator : AbstractValidator<GetInvoiceQuery>
 /// <summary>Serves <c>invoices_view</c> (no tracking, always filtered by tenant).</summary>
 public sealed class GetInvoiceHandler(EventStoreDatabase readModel, ProjectionMonitor projections) : IQueryHandler<GetInvoiceQuery, InvoiceResponse?>
 {
-    /// <summary>The longest a read-your-write waits for the projection.</summary>
-    public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(5);
-
     public async ValueTask<InvoiceResponse?> Handle(GetInvoiceQuery query, CancellationToken cancellationToken)
     {
-        InvoiceView? view = null;
-        if (query.MinVersion is { } minVersion)
-        {
-            await projections.WaitUntilAsync(async ct =>
-            {
-                view = await FindAsync(query, ct);
-                return view is not null && view.Version >= minVersion;
-            }, MaxWait, cancellationToken);
-        }
-        else
-        {
-            view = await FindAsync(query, cancellationToken);
-        }
+        var view = await projections.ReadAtLeastAsync(query.MinVersion, v => v.Version, ct => FindAsync(query, ct), cancellationToken);
         return view is null ? null : InvoiceResponse.From(view);
     }
 
