@@ -118,7 +118,7 @@ public sealed class EfCoreEventStore(
     }
 
     /// <summary>PostgreSQL: check and insert in one statement (one round trip); the global order is gap-safe by transaction id.</summary>
-    private static class PostgresAppend
+    internal static class PostgresAppend
     {
         // The outbox rows go in the same statement (see OutboxSchema): outbox_written tells the trigger that
         // announces other writers' rows (a pyfly service's) to leave these alone.
@@ -138,9 +138,11 @@ public sealed class EfCoreEventStore(
             """;
 
         // Only transactions older than every running one are read: a late commit with a lower position can
-        // then never be passed over, and a rolled-back one simply never appears.
-        private const string ReadAllSql = $"""
-            SELECT {EventRowReader.Columns}, transaction_id::text::bigint
+        // then never be passed over, and a rolled-back one simply never appears. The commit id column is aliased:
+        // unaliased, its output name would be transaction_id, and ORDER BY would sort by that bigint expression
+        // instead of walking the (transaction_id, global_position) index: a sort of every later row per batch.
+        internal const string ReadAllSql = $"""
+            SELECT {EventRowReader.Columns}, transaction_id::text::bigint AS commit_id
             FROM pyfly_event_store
             WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
               AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
