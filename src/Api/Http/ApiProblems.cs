@@ -16,6 +16,8 @@ public static class ApiProblems
     public static readonly ProblemKind NotFound = new(Base + "not-found", "The resource does not exist.", StatusCodes.Status404NotFound);
     public static readonly ProblemKind Rule = new(Base + "rule", "The resource's state does not allow this.", StatusCodes.Status409Conflict);
     public static readonly ProblemKind Concurrency = new(Base + "concurrency", "The resource was changed by another request.", StatusCodes.Status409Conflict);
+    public static readonly ProblemKind DeadLetterSkipped = new(Base + "dead-letter-skipped", "The dead letter was skipped already.", StatusCodes.Status409Conflict);
+    public static readonly ProblemKind DeadLetterNotFirst = new(Base + "dead-letter-not-first", "An earlier dead letter of the aggregate must be settled first.", StatusCodes.Status409Conflict);
     public static readonly ProblemKind ProjectionNotHeld = new(Base + "projection-not-held", "The projection is not held at that event.", StatusCodes.Status409Conflict);
     public static readonly ProblemKind IdempotencyInProgress = new(Base + "idempotency-in-progress", "A request with this Idempotency-Key is still running.", StatusCodes.Status409Conflict);
     public static readonly ProblemKind PreconditionFailed = new(Base + "precondition-failed", "If-Match does not match the resource's version.", StatusCodes.Status412PreconditionFailed);

@@ -5,7 +5,7 @@ namespace OrdersEs.Infrastructure.Diagnostics;
 
 /// <summary>
 /// The service's <see cref="ActivitySource"/> and <see cref="Meter"/> (both named <see cref="Name"/>): appended events,
-/// append duration, outbox deliveries, dead letters and delivery lag, and projection lag. Recording allocates nothing and costs next to nothing with no listener.
+/// append duration, outbox deliveries, dead letters, settled dead letters and delivery lag, and projection lag. Recording allocates nothing and costs next to nothing with no listener.
 /// </summary>
 public static class OrdersEsTelemetry
 {
@@ -27,6 +27,10 @@ public static class OrdersEsTelemetry
     private static readonly Counter<long> OutboxDeadLettered =
         Meter.CreateCounter<long>("orderses.outbox.dead_lettered", "{message}", "Outbox messages moved to the dead-letter table.");
 
+    private static readonly Counter<long> OutboxDeadLettersSettled =
+        Meter.CreateCounter<long>("orderses.outbox.dead_letters_settled", "{message}",
+            "Dead letters an operator settled: put back for delivery (action=retried) or dropped (action=skipped).");
+
     private static readonly Histogram<double> OutboxDeliveryLag =
         Meter.CreateHistogram<double>("orderses.outbox.delivery.lag", "s", "Time from an event's append to the broker's confirmation of its message.");
 
@@ -43,6 +47,10 @@ public static class OrdersEsTelemetry
     }
 
     public static void RecordOutboxDeadLetter() => OutboxDeadLettered.Add(1);
+
+    /// <summary>Records one dead letter an operator retried or skipped.</summary>
+    public static void RecordOutboxDeadLetterSettled(bool retried) =>
+        OutboxDeadLettersSettled.Add(1, new KeyValuePair<string, object?>("action", retried ? "retried" : "skipped"));
 
     /// <summary>Records one append call that began at <paramref name="startTimestamp"/> (<see cref="Stopwatch.GetTimestamp"/>).</summary>
     public static void RecordAppend(string provider, int events, long lastPosition, long startTimestamp, bool succeeded)

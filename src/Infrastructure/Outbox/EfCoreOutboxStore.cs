@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Npgsql;
 using OrdersEs.Infrastructure.Configuration;
+using OrdersEs.Infrastructure.Diagnostics;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.Persistence;
@@ -25,9 +26,11 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
 {
     private const long ClaimLockKey = 7243019472311;
 
-    // A message is due when nobody holds it and its retry time has come, and no earlier message of its aggregate is
-    // in flight or waiting for a retry. Earlier due messages of the aggregate have lower ids, so ORDER BY id claims
-    // them in the same batch or before.
+    // A message is due when nobody holds it and its retry time has come, no earlier message of its aggregate is
+    // in flight or waiting for a retry, and no earlier one of its aggregate is a dead letter (it is parked until an
+    // operator retries or skips that). Earlier due messages of the aggregate have lower ids, so ORDER BY id claims
+    // them in the same batch or before. Each check is one probe of a small partial index (or of the dead letters'
+    // index, usually empty), so the claim's cost stays per candidate row.
     private const string DueCondition = """
         o.delivered_at IS NULL
           AND (o.claimed_until IS NULL OR o.claimed_until <= @now)
@@ -36,6 +39,18 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
               SELECT 1 FROM orderses_outbox p
               WHERE p.aggregate_id = o.aggregate_id AND p.sequence < o.sequence AND p.delivered_at IS NULL
                 AND (p.claimed_until > @now OR p.next_attempt_at > @now))
+          AND NOT EXISTS (
+              SELECT 1 FROM orderses_outbox_dead_letters d
+              WHERE d.aggregate_id = o.aggregate_id AND d.sequence < o.sequence)
+        """;
+
+    // Undelivered, not claimed now, after a dead letter of its aggregate.
+    private const string ParkedCondition = """
+        o.delivered_at IS NULL
+          AND (o.claimed_until IS NULL OR o.claimed_until <= @now)
+          AND EXISTS (
+              SELECT 1 FROM orderses_outbox_dead_letters d
+              WHERE d.aggregate_id = o.aggregate_id AND d.sequence < o.sequence)
         """;
 
     private static readonly string EventColumns = EventRowReader.ColumnsOf("e");
@@ -65,11 +80,31 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
         LIMIT @limit
         """;
 
-    private const string CountsSql = """
+    private const string CountsSql = $"""
         SELECT (SELECT COUNT(*) FROM orderses_outbox WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until <= @now)),
                (SELECT COUNT(*) FROM orderses_outbox WHERE delivered_at IS NULL AND claimed_until > @now),
-               (SELECT COUNT(*) FROM orderses_outbox_dead_letters)
+               (SELECT COUNT(*) FROM orderses_outbox_dead_letters),
+               (SELECT COUNT(*) FROM orderses_outbox o WHERE {ParkedCondition})
         """;
+
+    private const string DeadLettersSql = """
+        SELECT d.id, d.event_id, d.aggregate_id, d.sequence, d.event_type, d.attempts, d.last_error, d.failed_at,
+               (SELECT COUNT(*) FROM orderses_outbox o
+                WHERE o.aggregate_id = d.aggregate_id AND o.sequence > d.sequence AND o.delivered_at IS NULL
+                  AND (o.claimed_until IS NULL OR o.claimed_until <= @now))
+        FROM orderses_outbox_dead_letters d ORDER BY d.failed_at, d.id LIMIT @limit
+        """;
+
+    private const string SkippedColumns = "id, event_id, aggregate_id, sequence, event_type, attempts, last_error, failed_at, reason, skipped_at";
+
+    // Only the aggregate's first dead letter goes back: a later one would be delivered before it.
+    private const string NoEarlierDeadLetter = """
+        NOT EXISTS (
+            SELECT 1 FROM orderses_outbox_dead_letters e WHERE e.aggregate_id = d.aggregate_id AND e.sequence < d.sequence)
+        """;
+
+    private const string DeadLetterColumns =
+        "id, event_id, aggregate_id, sequence, global_position, event_type, created_at, attempts, last_error, failed_at";
 
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
     private readonly UpcasterChain _upcasters = upcasters ?? UpcasterChain.None;
@@ -199,7 +234,8 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
             command.Parameters.Add(Time("now", _time.GetUtcNow()));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
-            return new OutboxCounts(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+            var parked = reader.GetInt64(3);
+            return new OutboxCounts(reader.GetInt64(0) - parked, reader.GetInt64(1), reader.GetInt64(2), parked);
         }
         catch (DbException e)
         {
@@ -213,10 +249,8 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
         try
         {
             await using var connection = await database.OpenConnectionAsync(cancellationToken);
-            await using var command = Command(connection, """
-                SELECT id, event_id, aggregate_id, sequence, event_type, attempts, last_error, failed_at
-                FROM orderses_outbox_dead_letters ORDER BY failed_at, id LIMIT @limit
-                """);
+            await using var command = Command(connection, DeadLettersSql);
+            command.Parameters.Add(Time("now", _time.GetUtcNow()));
             command.Parameters.Add(Parameter(command, "limit", limit));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             var letters = new List<OutboxDeadLetter>();
@@ -225,7 +259,7 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
                 letters.Add(new OutboxDeadLetter(
                     reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3),
                     reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetInt32(5),
-                    reader.IsDBNull(6) ? null : reader.GetString(6), EventRowReader.AsUtc(reader.GetDateTime(7))));
+                    reader.IsDBNull(6) ? null : reader.GetString(6), EventRowReader.AsUtc(reader.GetDateTime(7)), reader.GetInt64(8)));
             }
             return letters;
         }
@@ -235,28 +269,141 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
         }
     }
 
-    public async Task<bool> RetryDeadLetterAsync(long id, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<OutboxSkippedMessage>> GetSkippedAsync(int limit = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        try
+        {
+            await using var connection = await database.OpenConnectionAsync(cancellationToken);
+            await using var command = Command(connection,
+                $"SELECT {SkippedColumns} FROM orderses_outbox_skipped ORDER BY skipped_at DESC, id DESC LIMIT @limit");
+            command.Parameters.Add(Parameter(command, "limit", limit));
+            return await ReadSkippedAsync(command, cancellationToken);
+        }
+        catch (DbException e)
+        {
+            throw EventStoreException.From(e, "read skipped outbox messages");
+        }
+    }
+
+    public async Task<DeadLetterOutcome> RetryDeadLetterAsync(long id, CancellationToken cancellationToken = default)
     {
         void Bind(DbCommand c) => c.Parameters.Add(Parameter(c, "id", id));
-        // Back under its old id, attempts reset: it goes out before any later message of its aggregate still waiting.
+        // Back under its old id, attempts reset: it is claimed before the later messages of its aggregate, which it
+        // parked. One statement (or one IMMEDIATE transaction): of two concurrent calls, the second finds no row.
+        int moved;
         if (IsPostgres)
         {
-            return await ExecuteAsync("retry an outbox dead letter", """
+            moved = await ExecuteAsync("retry an outbox dead letter", $"""
                 WITH moved AS (
-                    DELETE FROM orderses_outbox_dead_letters WHERE id = @id
+                    DELETE FROM orderses_outbox_dead_letters d WHERE d.id = @id AND {NoEarlierDeadLetter}
                     RETURNING id, event_id, aggregate_id, sequence, global_position, created_at
                 )
                 INSERT INTO orderses_outbox (id, event_id, aggregate_id, sequence, global_position, created_at)
                 SELECT id, event_id, aggregate_id, sequence, global_position, created_at FROM moved
-                """, Bind, cancellationToken) > 0;
+                """, Bind, cancellationToken);
         }
-        return await ExecuteInTransactionAsync("retry an outbox dead letter", [
-            """
-            INSERT INTO orderses_outbox (id, event_id, aggregate_id, sequence, global_position, created_at)
-            SELECT id, event_id, aggregate_id, sequence, global_position, created_at FROM orderses_outbox_dead_letters WHERE id = @id
-            """,
-            "DELETE FROM orderses_outbox_dead_letters WHERE id = @id",
-        ], Bind, cancellationToken) > 0;
+        else
+        {
+            moved = await ExecuteInTransactionAsync("retry an outbox dead letter", [
+                $"""
+                INSERT INTO orderses_outbox (id, event_id, aggregate_id, sequence, global_position, created_at)
+                SELECT id, event_id, aggregate_id, sequence, global_position, created_at FROM orderses_outbox_dead_letters d
+                WHERE d.id = @id AND {NoEarlierDeadLetter}
+                """,
+                $"DELETE FROM orderses_outbox_dead_letters AS d WHERE d.id = @id AND {NoEarlierDeadLetter}",
+            ], Bind, cancellationToken);
+        }
+        if (moved > 0)
+        {
+            OrdersEsTelemetry.RecordOutboxDeadLetterSettled(retried: true);
+            return DeadLetterOutcome.Done;
+        }
+        if (await FindSkippedAsync(id, cancellationToken) is { } skipped) return new DeadLetterOutcome(DeadLetterResult.AlreadySkipped, skipped);
+        var earlier = await ScalarAsync("find an earlier outbox dead letter", """
+            SELECT e.id FROM orderses_outbox_dead_letters d
+            JOIN orderses_outbox_dead_letters e ON e.aggregate_id = d.aggregate_id AND e.sequence < d.sequence
+            WHERE d.id = @id ORDER BY e.sequence LIMIT 1
+            """, Bind, cancellationToken);
+        return earlier is null ? DeadLetterOutcome.NotFound : new DeadLetterOutcome(DeadLetterResult.EarlierDeadLetter, EarlierDeadLetterId: earlier);
+    }
+
+    public async Task<DeadLetterOutcome> SkipDeadLetterAsync(long id, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        void Bind(DbCommand c) => AddAll(c, [Parameter(c, "id", id), Parameter(c, "reason", reason), Time("now", _time.GetUtcNow())]);
+        int moved;
+        if (IsPostgres)
+        {
+            moved = await ExecuteAsync("skip an outbox dead letter", $"""
+                WITH moved AS (
+                    DELETE FROM orderses_outbox_dead_letters WHERE id = @id RETURNING {DeadLetterColumns}
+                )
+                INSERT INTO orderses_outbox_skipped ({DeadLetterColumns}, reason, skipped_at)
+                SELECT {DeadLetterColumns}, @reason, @now FROM moved
+                """, Bind, cancellationToken);
+        }
+        else
+        {
+            moved = await ExecuteInTransactionAsync("skip an outbox dead letter", [
+                $"""
+                INSERT INTO orderses_outbox_skipped ({DeadLetterColumns}, reason, skipped_at)
+                SELECT {DeadLetterColumns}, @reason, @now FROM orderses_outbox_dead_letters WHERE id = @id
+                """,
+                "DELETE FROM orderses_outbox_dead_letters WHERE id = @id",
+            ], Bind, cancellationToken);
+        }
+        var record = await FindSkippedAsync(id, cancellationToken);
+        if (moved > 0)
+        {
+            OrdersEsTelemetry.RecordOutboxDeadLetterSettled(retried: false);
+            return new DeadLetterOutcome(DeadLetterResult.Done, record);
+        }
+        return record is null ? DeadLetterOutcome.NotFound : new DeadLetterOutcome(DeadLetterResult.AlreadySkipped, record);
+    }
+
+    private async Task<OutboxSkippedMessage?> FindSkippedAsync(long id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await database.OpenConnectionAsync(cancellationToken);
+            await using var command = Command(connection, $"SELECT {SkippedColumns} FROM orderses_outbox_skipped WHERE id = @id");
+            command.Parameters.Add(Parameter(command, "id", id));
+            return (await ReadSkippedAsync(command, cancellationToken)).SingleOrDefault();
+        }
+        catch (DbException e)
+        {
+            throw EventStoreException.From(e, "read a skipped outbox message");
+        }
+    }
+
+    private static async Task<IReadOnlyList<OutboxSkippedMessage>> ReadSkippedAsync(DbCommand command, CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var skipped = new List<OutboxSkippedMessage>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            skipped.Add(new OutboxSkippedMessage(
+                reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3),
+                reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetInt32(5), reader.IsDBNull(6) ? null : reader.GetString(6),
+                EventRowReader.AsUtc(reader.GetDateTime(7)), reader.GetString(8), EventRowReader.AsUtc(reader.GetDateTime(9))));
+        }
+        return skipped;
+    }
+
+    private async Task<long?> ScalarAsync(string operation, string sql, Action<DbCommand> bind, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await database.OpenConnectionAsync(cancellationToken);
+            await using var command = Command(connection, sql);
+            bind(command);
+            return await command.ExecuteScalarAsync(cancellationToken) is { } value and not DBNull ? Convert.ToInt64(value, CultureInfo.InvariantCulture) : null;
+        }
+        catch (DbException e)
+        {
+            throw EventStoreException.From(e, operation);
+        }
     }
 
     private string IdsCondition => IsPostgres ? "id = ANY(@ids)" : "id IN (SELECT value FROM json_each(@ids))";

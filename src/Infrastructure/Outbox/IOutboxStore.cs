@@ -17,7 +17,7 @@ public interface IOutboxStore
 {
     /// <summary>
     /// Claims up to <paramref name="batchSize"/> due messages for <paramref name="owner"/> until the lease ends, in id order,
-    /// never a message whose aggregate has an earlier message in flight or waiting for a retry.
+    /// never a message whose aggregate has an earlier message in flight, waiting for a retry or dead-lettered (parked).
     /// </summary>
     Task<IReadOnlyList<OutboxMessage>> ClaimAsync(string owner, int batchSize, TimeSpan lease, CancellationToken cancellationToken);
 
@@ -27,7 +27,10 @@ public interface IOutboxStore
     /// <summary>Counts one failed attempt and schedules the next at <paramref name="nextAttemptAt"/>, if <paramref name="owner"/> still holds the claim.</summary>
     Task RetryLaterAsync(string owner, long id, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken);
 
-    /// <summary>Counts the final failed attempt and moves the message to the dead letters in one transaction, if <paramref name="owner"/> still holds the claim.</summary>
+    /// <summary>
+    /// Counts the final failed attempt and moves the message to the dead letters in one transaction, if <paramref name="owner"/>
+    /// still holds the claim; from then on the later messages of its aggregate are parked.
+    /// </summary>
     Task DeadLetterAsync(string owner, long id, string error, CancellationToken cancellationToken);
 
     /// <summary>Gives claims back without counting an attempt (not tried, or the bus was down).</summary>

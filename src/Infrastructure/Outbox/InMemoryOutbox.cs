@@ -1,3 +1,4 @@
+using OrdersEs.Infrastructure.Diagnostics;
 using OrdersEs.Infrastructure.EventSourcing;
 
 namespace OrdersEs.Infrastructure.Outbox;
@@ -16,6 +17,9 @@ public sealed class InMemoryOutbox(TimeProvider? timeProvider = null) : IOutboxS
     private readonly Queue<Entry> _delivered = new();
     private readonly SortedDictionary<long, OutboxDeadLetter> _deadLetters = [];
     private readonly Dictionary<long, StoredEventEnvelope> _deadEnvelopes = [];
+    // Per aggregate, its dead letters' sequence -> id: a message after the lowest one is parked.
+    private readonly Dictionary<string, SortedDictionary<int, long>> _deadByAggregate = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<long, OutboxSkippedMessage> _skipped = [];
     private long _lastId;
 
     /// <summary>Adds a message for an envelope unless one exists for its event id; true when added.</summary>
@@ -43,7 +47,7 @@ public sealed class InMemoryOutbox(TimeProvider? timeProvider = null) : IOutboxS
                 if (claimed.Count == batchSize) break;
                 var aggregateId = entry.Envelope.AggregateId;
                 if (blocked.Contains(aggregateId)) continue;
-                if (entry.ClaimedUntil > now || entry.NextAttemptAt > now)
+                if (entry.ClaimedUntil > now || entry.NextAttemptAt > now || IsParked(entry))
                 {
                     blocked.Add(aggregateId);
                     continue;
@@ -101,6 +105,9 @@ public sealed class InMemoryOutbox(TimeProvider? timeProvider = null) : IOutboxS
                 _deadLetters.Add(id, new OutboxDeadLetter(id, envelope.EventId, envelope.AggregateId, envelope.Sequence, envelope.EventType,
                     entry.Attempts + 1, error, now));
                 _deadEnvelopes.Add(id, envelope);
+                if (!_deadByAggregate.TryGetValue(envelope.AggregateId, out var dead))
+                    _deadByAggregate.Add(envelope.AggregateId, dead = []);
+                dead.Add(envelope.Sequence, id);
             }
         }
         return Task.CompletedTask;
@@ -143,31 +150,95 @@ public sealed class InMemoryOutbox(TimeProvider? timeProvider = null) : IOutboxS
         var now = _time.GetUtcNow();
         lock (_gate)
         {
-            var inFlight = _undelivered.Values.Count(e => e.ClaimedUntil > now);
-            return Task.FromResult(new OutboxCounts(_undelivered.Count - inFlight, inFlight, _deadLetters.Count));
+            long inFlight = 0, parked = 0;
+            foreach (var entry in _undelivered.Values)
+            {
+                if (entry.ClaimedUntil > now) inFlight++;
+                else if (IsParked(entry)) parked++;
+            }
+            return Task.FromResult(new OutboxCounts(_undelivered.Count - inFlight - parked, inFlight, _deadLetters.Count, parked));
         }
     }
 
     public Task<IReadOnlyList<OutboxDeadLetter>> GetDeadLettersAsync(int limit = 100, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        var now = _time.GetUtcNow();
         lock (_gate)
         {
             return Task.FromResult<IReadOnlyList<OutboxDeadLetter>>(
-                _deadLetters.Values.OrderBy(d => d.FailedAt).ThenBy(d => d.Id).Take(limit).ToArray());
+                _deadLetters.Values.OrderBy(d => d.FailedAt).ThenBy(d => d.Id).Take(limit)
+                    .Select(d => d with
+                    {
+                        Parked = _undelivered.Values.LongCount(e =>
+                            e.Envelope.AggregateId == d.AggregateId && e.Envelope.Sequence > d.Sequence && !(e.ClaimedUntil > now)),
+                    })
+                    .ToArray());
         }
     }
 
-    public Task<bool> RetryDeadLetterAsync(long id, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<OutboxSkippedMessage>> GetSkippedAsync(int limit = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<OutboxSkippedMessage>>(
+                _skipped.Values.OrderByDescending(s => s.SkippedAt).ThenByDescending(s => s.Id).Take(limit).ToArray());
+        }
+    }
+
+    public Task<DeadLetterOutcome> RetryDeadLetterAsync(long id, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
-            if (!_deadLetters.Remove(id) || !_deadEnvelopes.Remove(id, out var envelope)) return Task.FromResult(false);
-            // Back under its old id: it goes out before any later message of its aggregate still waiting.
-            _undelivered.Add(id, new Entry(id, envelope));
-            return Task.FromResult(true);
+            if (!_deadLetters.TryGetValue(id, out var letter)) return Task.FromResult(Missing(id));
+            var dead = _deadByAggregate[letter.AggregateId];
+            var (firstSequence, firstId) = dead.First();
+            if (firstSequence < letter.Sequence)
+                return Task.FromResult(new DeadLetterOutcome(DeadLetterResult.EarlierDeadLetter, EarlierDeadLetterId: firstId));
+            Remove(letter);
+            _deadEnvelopes.Remove(id, out var envelope);
+            // Back under its old id: claimed before the later messages of its aggregate, which it parked.
+            _undelivered.Add(id, new Entry(id, envelope!));
         }
+        OrdersEsTelemetry.RecordOutboxDeadLetterSettled(retried: true);
+        return Task.FromResult(DeadLetterOutcome.Done);
     }
+
+    public Task<DeadLetterOutcome> SkipDeadLetterAsync(long id, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        var now = _time.GetUtcNow();
+        OutboxSkippedMessage skipped;
+        lock (_gate)
+        {
+            if (!_deadLetters.TryGetValue(id, out var letter)) return Task.FromResult(Missing(id));
+            Remove(letter);
+            _deadEnvelopes.Remove(id);
+            skipped = new OutboxSkippedMessage(letter.Id, letter.EventId, letter.AggregateId, letter.Sequence, letter.EventType, letter.Attempts,
+                letter.LastError, letter.FailedAt, reason, now);
+            _skipped.Add(id, skipped);
+        }
+        OrdersEsTelemetry.RecordOutboxDeadLetterSettled(retried: false);
+        return Task.FromResult(new DeadLetterOutcome(DeadLetterResult.Done, skipped));
+    }
+
+    // Under _gate.
+    private DeadLetterOutcome Missing(long id) =>
+        _skipped.TryGetValue(id, out var skipped) ? new DeadLetterOutcome(DeadLetterResult.AlreadySkipped, skipped) : DeadLetterOutcome.NotFound;
+
+    // Under _gate.
+    private void Remove(OutboxDeadLetter letter)
+    {
+        _deadLetters.Remove(letter.Id);
+        var dead = _deadByAggregate[letter.AggregateId];
+        dead.Remove(letter.Sequence);
+        if (dead.Count == 0) _deadByAggregate.Remove(letter.AggregateId);
+    }
+
+    // Under _gate. A message after a dead letter of its aggregate waits for an operator.
+    private bool IsParked(Entry entry) =>
+        _deadByAggregate.TryGetValue(entry.Envelope.AggregateId, out var dead) && dead.First().Key < entry.Envelope.Sequence;
 
     private sealed class Entry(long id, StoredEventEnvelope envelope)
     {

@@ -15,9 +15,10 @@ namespace OrdersEs.Infrastructure.Outbox;
 /// </summary>
 /// <remarks>
 /// <para>A failed message is retried after an exponential delay with jitter; its aggregate's later messages wait for it.
-/// After <see cref="OutboxOptions.MaxAttempts"/> it moves to the dead letters, and the aggregate's following messages
-/// then go out (order is given up for that one message, not delivery of the rest); an operator can put the dead letter
-/// back (<see cref="IOutboxMonitor.RetryDeadLetterAsync"/>), and it is then delivered after them.</para>
+/// After <see cref="OutboxOptions.MaxAttempts"/> it moves to the dead letters, and the aggregate's following messages are
+/// parked (never claimed, by any replica) until an operator retries it (<see cref="IOutboxMonitor.RetryDeadLetterAsync"/>:
+/// it goes out first, then they) or skips it (<see cref="IOutboxMonitor.SkipDeadLetterAsync"/>: they go out). Other
+/// aggregates keep flowing.</para>
 /// <para>When the database fails, or a publish fails and the bus probe says the broker is unreachable, no attempt is
 /// counted: the claims are given back and the whole dispatcher backs off exponentially, logging once per step, until
 /// a round succeeds. A crash between publishing and marking delivered leaves the claim to expire; the message is then
@@ -177,6 +178,8 @@ public sealed partial class OutboxDispatcher : BackgroundService
             if (_earliestRetry is null || retryAt < _earliestRetry) _earliestRetry = retryAt;
             using (MessageScope(message)) LogRetry(message.EventId, message.AggregateId, attempts, delay, reason);
         }
+        // Released only now, after the dead letters are written: an aggregate's later messages given back untried are
+        // either still claimed (so nobody takes them) or parked behind the dead letter, never free in between.
         if (!round.Untried.IsEmpty) await _store.ReleaseAsync(Owner, round.Untried.ToArray(), token);
         stoppingToken.ThrowIfCancellationRequested();
         return batch.Count;

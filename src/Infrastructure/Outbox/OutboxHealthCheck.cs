@@ -5,8 +5,8 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace OrdersEs.Infrastructure.Outbox;
 
 /// <summary>
-/// Readiness of the outbox: Degraded (still 200) while dead letters wait for an operator, with their count; the
-/// messages themselves are listed under <c>GET /admin/outbox</c>.
+/// Readiness of the outbox: Degraded (still 200) while dead letters wait for an operator, with their count and the
+/// later messages of their aggregates they park; the messages themselves are listed under <c>GET /admin/outbox</c>.
 /// </summary>
 public sealed class OutboxHealthCheck(IOutboxMonitor outbox) : IHealthCheck
 {
@@ -29,12 +29,14 @@ public sealed class OutboxHealthCheck(IOutboxMonitor outbox) : IHealthCheck
             ["pending"] = counts.Pending,
             ["inFlight"] = counts.InFlight,
             ["deadLettered"] = counts.DeadLettered,
+            ["parked"] = counts.Parked,
         };
         var pending = counts.Pending.ToString(CultureInfo.InvariantCulture);
         return counts.DeadLettered == 0
             ? HealthCheckResult.Healthy($"No dead letters; {pending} message(s) pending.", data)
             : HealthCheckResult.Degraded(
-                $"{counts.DeadLettered.ToString(CultureInfo.InvariantCulture)} dead letter(s) wait for an operator (GET /admin/outbox); {pending} message(s) pending.",
+                $"{counts.DeadLettered.ToString(CultureInfo.InvariantCulture)} dead letter(s) wait for an operator (GET /admin/outbox), " +
+                $"parking {counts.Parked.ToString(CultureInfo.InvariantCulture)} later message(s) of their aggregates; {pending} message(s) pending.",
                 data: data);
     }
 }

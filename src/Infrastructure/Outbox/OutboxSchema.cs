@@ -13,6 +13,10 @@ namespace OrdersEs.Infrastructure.Outbox;
 /// payload; the dispatcher joins <c>pyfly_event_store</c> to build the envelope. Every column has a default or is
 /// filled by the trigger. Times are UTC in zone-less <c>TIMESTAMP</c> columns, as the seed's; a null
 /// <c>next_attempt_at</c> means "due now".</para>
+/// <para>A dead letter parks the later messages of its aggregate: the claim skips a message while
+/// <c>orderses_outbox_dead_letters</c> holds an earlier sequence of its aggregate. Retrying moves the row back,
+/// skipping moves it to <c>orderses_outbox_skipped</c>; either releases the parked messages. Every statement here is
+/// <c>IF NOT EXISTS</c> (or replaces a function), so it also upgrades a database created by an earlier version.</para>
 /// </remarks>
 internal static class OutboxSchema
 {
@@ -52,6 +56,26 @@ internal static class OutboxSchema
             failed_at TIMESTAMP NOT NULL DEFAULT (now() AT TIME ZONE 'utc')
         )
         """,
+        // The claim holds back every message after a dead letter of its aggregate: one probe of this index per candidate.
+        "CREATE INDEX IF NOT EXISTS orderses_outbox_dead_letters_aggregate_idx ON orderses_outbox_dead_letters (aggregate_id, sequence)",
+        // Dead letters an operator dropped (POST /admin/outbox/dead-letters/{id}/skip), with why and when.
+        """
+        CREATE TABLE IF NOT EXISTS orderses_outbox_skipped (
+            id BIGINT PRIMARY KEY,
+            event_id VARCHAR(64) NOT NULL,
+            aggregate_id VARCHAR(64) NOT NULL,
+            sequence INTEGER NOT NULL,
+            global_position BIGINT NULL,
+            event_type VARCHAR(255) NULL,
+            created_at TIMESTAMP NOT NULL,
+            attempts INTEGER NOT NULL,
+            last_error TEXT NULL,
+            failed_at TIMESTAMP NOT NULL,
+            reason TEXT NOT NULL,
+            skipped_at TIMESTAMP NOT NULL
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS orderses_outbox_skipped_at_idx ON orderses_outbox_skipped (skipped_at)",
         // Our own appends write their outbox rows in the append statement and set outbox_written; the trigger
         // announces only rows of writers that do not (a pyfly service inserting the seed's columns). Its WHEN
         // clause is checked without calling the function, so our appends pay nothing for it.
@@ -109,6 +133,26 @@ internal static class OutboxSchema
             failed_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
         )
         """,
+        // The claim holds back every message after a dead letter of its aggregate: one probe of this index per candidate.
+        "CREATE INDEX IF NOT EXISTS orderses_outbox_dead_letters_aggregate_idx ON orderses_outbox_dead_letters (aggregate_id, sequence)",
+        // Dead letters an operator dropped (POST /admin/outbox/dead-letters/{id}/skip), with why and when.
+        """
+        CREATE TABLE IF NOT EXISTS orderses_outbox_skipped (
+            id INTEGER PRIMARY KEY,
+            event_id VARCHAR(64) NOT NULL,
+            aggregate_id VARCHAR(64) NOT NULL,
+            sequence INTEGER NOT NULL,
+            global_position BIGINT NULL,
+            event_type VARCHAR(255) NULL,
+            created_at TIMESTAMP NOT NULL,
+            attempts INTEGER NOT NULL,
+            last_error TEXT NULL,
+            failed_at TIMESTAMP NOT NULL,
+            reason TEXT NOT NULL,
+            skipped_at TIMESTAMP NOT NULL
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS orderses_outbox_skipped_at_idx ON orderses_outbox_skipped (skipped_at)",
         """
         CREATE TRIGGER IF NOT EXISTS orderses_outbox_enqueue
         AFTER INSERT ON pyfly_event_store

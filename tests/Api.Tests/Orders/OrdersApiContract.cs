@@ -524,6 +524,56 @@ public abstract class OrdersApiContract(ApiFixture fixture)
         await (await admin.PostAsync("/admin/outbox/dead-letters/999999/retry", null)).AssertProblemAsync(404, "not-found");
     }
 
+    [Fact]
+    public async Task Admin_outbox_parks_an_orders_later_events_behind_its_dead_letter_and_a_skip_releases_them()
+    {
+        _ = Api; // skips when the provider is unavailable
+        await using var api = new ApiFactory(await fixture.Databases.CreateAsync(), settings: new Dictionary<string, string>
+        {
+            ["pyfly:eventsourcing:outbox:MaxAttempts"] = "1",
+            ["pyfly:eventsourcing:outbox:PollInterval"] = "00:00:00.100",
+        });
+        var bus = (InMemoryEventPublisher)api.Services.GetRequiredService<IEventPublisher>();
+        var delivered = new System.Collections.Concurrent.ConcurrentQueue<(string Aggregate, string Sequence)>();
+        var failed = 0;
+        // The first message (the first order's OrderPlaced) fails, once: with one attempt allowed, it is dead-lettered.
+        using var consumer = bus.Subscribe("pyfly.events", (message, _) =>
+        {
+            if (Interlocked.Exchange(ref failed, 1) == 0) throw new InvalidOperationException("consumer cannot read it");
+            delivered.Enqueue((message.Headers["aggregate_id"], message.Headers["sequence"]));
+            return Task.CompletedTask;
+        });
+        var client = api.Client("t-parked");
+        var admin = api.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-Admin-Key", "test-admin-key");
+        var (id, _) = await client.PlaceAsync();
+        await PollAsync(admin, "/admin/outbox", o => o.GetProperty("deadLettered").GetInt64() == 1);
+
+        // The order keeps changing: its events wait behind the dead letter; another order's go out.
+        await client.PostAsJsonAsync($"/api/orders/{id}/lines", new { sku = "SKU-2", quantity = 1, unitPrice = 99 });
+        await client.PostAsync($"/api/orders/{id}/confirm", null);
+        var (other, _) = await client.PlaceAsync();
+        var outbox = await PollAsync(admin, "/admin/outbox", o => o.GetProperty("parked").GetInt64() == 2 && o.GetProperty("pending").GetInt64() == 0);
+        var deadLetter = outbox.GetProperty("deadLetters").EnumerateArray().Single();
+        Assert.Equal((id, 2L), (deadLetter.GetProperty("aggregateId").GetString(), deadLetter.GetProperty("parked").GetInt64()));
+        Assert.Contains(delivered, d => d.Aggregate == other);
+        Assert.DoesNotContain(delivered, d => d.Aggregate == id);
+
+        var path = $"/admin/outbox/dead-letters/{deadLetter.GetProperty("id").GetInt64()}/skip";
+        await (await admin.PostAsJsonAsync(path, new { reason = " " })).AssertProblemAsync(400, "validation");
+        await (await admin.PostAsJsonAsync("/admin/outbox/dead-letters/999999/skip", new { reason = "gone" })).AssertProblemAsync(404, "not-found");
+        var skipped = await admin.PostAsJsonAsync(path, new { reason = "the consumer was fixed to ignore it" });
+        Assert.Equal(HttpStatusCode.OK, skipped.StatusCode);
+        Assert.Equal("the consumer was fixed to ignore it", (await skipped.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("reason").GetString());
+
+        outbox = await PollAsync(admin, "/admin/outbox", o => o.GetProperty("parked").GetInt64() == 0 && o.GetProperty("deadLettered").GetInt64() == 0
+            && o.GetProperty("pending").GetInt64() == 0 && o.GetProperty("inFlight").GetInt64() == 0);
+        Assert.Equal(["2", "3"], delivered.Where(d => d.Aggregate == id).Select(d => d.Sequence));
+        Assert.Single(outbox.GetProperty("skipped").EnumerateArray());
+        await (await admin.PostAsJsonAsync(path, new { reason = "again" })).AssertProblemAsync(409, "dead-letter-skipped");
+        await (await admin.PostAsync(path.Replace("/skip", "/retry"), null)).AssertProblemAsync(409, "dead-letter-skipped");
+    }
+
     private static async Task<JsonElement> PollAsync(HttpClient client, string path, Func<JsonElement, bool> until)
     {
         var deadline = DateTime.UtcNow.AddSeconds(15);

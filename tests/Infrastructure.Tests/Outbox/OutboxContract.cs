@@ -97,7 +97,7 @@ public abstract class OutboxContract : OwnsResources
     }
 
     [Fact]
-    public async Task Poison_message_is_dead_lettered_after_max_attempts_while_other_messages_keep_flowing_and_a_retried_dead_letter_is_delivered()
+    public async Task Poison_message_is_dead_lettered_and_parks_its_aggregate_while_other_aggregates_keep_flowing_and_a_retry_delivers_it_then_the_parked_ones_in_order()
     {
         var setup = await CreateAsync();
         var poisoned = NewId("poison");
@@ -110,25 +110,85 @@ public abstract class OutboxContract : OwnsResources
         await setup.Events.AppendAsync(poisoned, "Counter", Things(1), 1);
 
         await EventuallyAsync(async () => (await setup.Monitor.GetCountsAsync()).DeadLettered == 1, "a dead letter");
-        await EventuallyAsync(() => bus.Delivered.Count == 4, "the other messages delivered");
+        // The poisoned aggregate keeps changing while its first message is dead.
+        await setup.Events.AppendAsync(poisoned, "Counter", Things(2), 2);
+        await setup.Events.AppendAsync(healthy, "Counter", Things(1), 3);
+        await EventuallyAsync(() => bus.Delivered.Count == 4, "the healthy aggregate's messages delivered");
         Assert.Equal(3, bus.Attempts.Count(a => a.EventId == poison.EventId));
-        Assert.Equal([1, 2, 3], bus.Delivered.Where(d => d.AggregateId == healthy).Select(d => d.Sequence));
-        // After the dead letter, the poisoned aggregate's next event goes out.
-        Assert.Equal([2], bus.Delivered.Where(d => d.AggregateId == poisoned).Select(d => d.Sequence));
+        Assert.Equal([1, 2, 3, 4], bus.Delivered.Where(d => d.AggregateId == healthy).Select(d => d.Sequence));
+        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 1, 3), "three messages parked behind the dead letter");
+        // Parked means never tried: nothing of the poisoned aggregate went out after its dead letter, in any order.
+        await Task.Delay(200);
+        Assert.DoesNotContain(bus.Attempts, a => a.AggregateId == poisoned && a.Sequence > 1);
 
         var letter = Assert.Single(await setup.Monitor.GetDeadLettersAsync());
-        Assert.Equal((poison.EventId, poisoned, 1, poison.EventType, 3), (letter.EventId, letter.AggregateId, letter.Sequence, letter.EventType, letter.Attempts));
+        Assert.Equal((poison.EventId, poisoned, 1, poison.EventType, 3, 3L),
+            (letter.EventId, letter.AggregateId, letter.Sequence, letter.EventType, letter.Attempts, letter.Parked));
         Assert.Contains("refused", letter.LastError);
-        // Published is not yet settled: the dispatcher marks a batch delivered after its publishes return.
-        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 1), "only the dead letter left");
 
-        Assert.False(await setup.Monitor.RetryDeadLetterAsync(letter.Id + 1000));
+        Assert.Equal(DeadLetterResult.NotFound, (await setup.Monitor.RetryDeadLetterAsync(letter.Id + 1000)).Result);
         Volatile.Write(ref cured, true);
-        Assert.True(await setup.Monitor.RetryDeadLetterAsync(letter.Id));
+        Assert.Equal(DeadLetterResult.Done, (await setup.Monitor.RetryDeadLetterAsync(letter.Id)).Result);
+        Assert.Equal(DeadLetterResult.NotFound, (await setup.Monitor.RetryDeadLetterAsync(letter.Id)).Result);
         setup.Signal.Notify();
-        await EventuallyAsync(() => bus.Delivered.Any(d => d.EventId == poison.EventId), "the retried dead letter delivered");
-        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 0), "an empty outbox");
+        await EventuallyAsync(() => bus.Delivered.Count(d => d.AggregateId == poisoned) == 4, "the retried dead letter and the parked messages delivered");
+        Assert.Equal([1, 2, 3, 4], bus.Delivered.Where(d => d.AggregateId == poisoned).Select(d => d.Sequence));
+        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 0, 0), "an empty outbox");
         Assert.Empty(await setup.Monitor.GetDeadLettersAsync());
+    }
+
+    [Fact]
+    public async Task Skipping_a_dead_letter_records_it_with_its_reason_and_releases_the_parked_messages()
+    {
+        var setup = await CreateAsync();
+        var poisoned = NewId("poison");
+        var poison = (await setup.Events.AppendAsync(poisoned, "Counter", Things(1), 0))[0];
+        var bus = new RecordingPublisher((message, _) => message.MessageId == poison.EventId);
+        await StartAsync(setup, bus, FastOptions(maxAttempts: 2));
+        await EventuallyAsync(async () => (await setup.Monitor.GetCountsAsync()).DeadLettered == 1, "a dead letter");
+        await setup.Events.AppendAsync(poisoned, "Counter", Things(2), 1);
+        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 1, 2), "two parked messages");
+        var letter = Assert.Single(await setup.Monitor.GetDeadLettersAsync());
+
+        Assert.Equal(DeadLetterResult.NotFound, (await setup.Monitor.SkipDeadLetterAsync(letter.Id + 1000, "no such")).Result);
+        var skipped = await setup.Monitor.SkipDeadLetterAsync(letter.Id, "consumer cannot read v1 payloads");
+        setup.Signal.Notify();
+
+        Assert.Equal(DeadLetterResult.Done, skipped.Result);
+        Assert.Equal((letter.Id, poison.EventId, poisoned, 1, "consumer cannot read v1 payloads"),
+            (skipped.Skipped!.Id, skipped.Skipped.EventId, skipped.Skipped.AggregateId, skipped.Skipped.Sequence, skipped.Skipped.Reason));
+        await EventuallyAsync(() => bus.Delivered.Count == 2, "the parked messages delivered");
+        Assert.Equal([2, 3], bus.Delivered.Select(d => d.Sequence));
+        Assert.DoesNotContain(bus.Delivered, d => d.EventId == poison.EventId);
+        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 0, 0), "an empty outbox");
+        // Skipped stays skipped: listed, and neither a second skip nor a retry changes it.
+        Assert.Equal(letter.Id, Assert.Single(await setup.Monitor.GetSkippedAsync()).Id);
+        Assert.Equal(DeadLetterResult.AlreadySkipped, (await setup.Monitor.SkipDeadLetterAsync(letter.Id, "again")).Result);
+        Assert.Equal(DeadLetterResult.AlreadySkipped, (await setup.Monitor.RetryDeadLetterAsync(letter.Id)).Result);
+        Assert.DoesNotContain(bus.Attempts.Skip(2), a => a.EventId == poison.EventId);
+    }
+
+    [Fact]
+    public async Task Of_concurrent_retries_and_skips_of_one_dead_letter_exactly_one_changes_something()
+    {
+        var setup = await CreateAsync();
+        var poisoned = NewId("poison");
+        var poison = (await setup.Events.AppendAsync(poisoned, "Counter", Things(1), 0))[0];
+        var claimed = Assert.Single(await setup.Outbox.ClaimAsync("test", 10, TimeSpan.FromMinutes(1), CancellationToken.None));
+        await setup.Outbox.DeadLetterAsync("test", claimed.Id, "poison", CancellationToken.None);
+        var letter = Assert.Single(await setup.Monitor.GetDeadLettersAsync());
+        Assert.Equal(poison.EventId, letter.EventId);
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(() => i % 2 == 0
+            ? setup.Monitor.RetryDeadLetterAsync(letter.Id)
+            : setup.Monitor.SkipDeadLetterAsync(letter.Id, "race"))));
+
+        Assert.Single(outcomes, o => o.Result == DeadLetterResult.Done);
+        Assert.All(outcomes, o => Assert.Contains(o.Result, new[] { DeadLetterResult.Done, DeadLetterResult.NotFound, DeadLetterResult.AlreadySkipped }));
+        var counts = await setup.Monitor.GetCountsAsync();
+        Assert.Equal(0, counts.DeadLettered);
+        // Either back in the outbox once, or recorded as skipped once: never both, never lost.
+        Assert.Equal(1, counts.Pending + (await setup.Monitor.GetSkippedAsync()).Count);
     }
 
     [Fact]

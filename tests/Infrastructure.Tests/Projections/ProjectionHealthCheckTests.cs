@@ -130,6 +130,13 @@ public sealed class ProjectionHealthCheckTests : OwnsResources
         public Task<IReadOnlyList<OutboxDeadLetter>> GetDeadLettersAsync(int limit = 100, CancellationToken cancellationToken = default) =>
             Task.FromResult<IReadOnlyList<OutboxDeadLetter>>([]);
 
-        public Task<bool> RetryDeadLetterAsync(long id, CancellationToken cancellationToken = default) => Task.FromResult(false);
+        public Task<IReadOnlyList<OutboxSkippedMessage>> GetSkippedAsync(int limit = 100, CancellationToken cancellationToken = default) =>
+            Task.FromResult<IReadOnlyList<OutboxSkippedMessage>>([]);
+
+        public Task<DeadLetterOutcome> RetryDeadLetterAsync(long id, CancellationToken cancellationToken = default) =>
+            Task.FromResult(DeadLetterOutcome.NotFound);
+
+        public Task<DeadLetterOutcome> SkipDeadLetterAsync(long id, string reason, CancellationToken cancellationToken = default) =>
+            Task.FromResult(DeadLetterOutcome.NotFound);
     }
 }
