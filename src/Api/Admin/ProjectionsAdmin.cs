@@ -6,11 +6,12 @@ using OrdersEs.Infrastructure.Projections;
 namespace OrdersEs.Api.Admin;
 
 /// <summary>
-/// A projection as operators see it; <see cref="Lag"/> counts events after the checkpoint, up to <see cref="ProjectionsAdmin.LagCap"/>.
+/// A projection as operators see it; <see cref="Lag"/> counts the events after the checkpoint up to the store's head (at most
+/// <see cref="ProjectionsAdmin.LagCap"/>), <see cref="OldestUnappliedAt"/> dates the first of them.
 /// <see cref="Failing"/> is the event it is retrying (shown by the instance that runs it); <see cref="Skipped"/> its parked events.
 /// </summary>
 public sealed record ProjectionResponse(
-    string Name, string Checkpoint, long CheckpointPosition, bool Active, long Lag, bool LagCapped, string? LastError, DateTimeOffset? LastProgressAt,
+    string Name, string Checkpoint, long CheckpointPosition, bool Active, long Lag, bool LagCapped, DateTimeOffset? OldestUnappliedAt, bool Rebuilding, string? LastError, DateTimeOffset? LastProgressAt,
     FailingEventResponse? Failing, IReadOnlyList<SkippedEventResponse> Skipped);
 
 /// <summary>The event a projection cannot apply; the event fields are null when the failure came before an event was read.</summary>
@@ -118,10 +119,10 @@ public static class ProjectionsAdmin
     private static async Task<ProjectionResponse> DescribeAsync(
         ProjectionStatus status, ProjectionMonitor monitor, IEventStore store, CancellationToken cancellationToken)
     {
-        var behind = await store.ReadAllAsync(status.Checkpoint, LagCap, cancellationToken);
+        var behind = await store.LagAsync(status.Checkpoint, LagCap + 1, cancellationToken);
         var skipped = await monitor.SkippedAsync(status.Name, SkippedLimit, cancellationToken);
         return new ProjectionResponse(status.Name, status.Checkpoint.ToString(), status.Checkpoint.Position, status.Active,
-            behind.Count, behind.Count >= LagCap, status.LastError, status.LastProgressAt,
+            Math.Min(behind.Events, LagCap), behind.Events > LagCap, behind.OldestAt, status.Rebuilding, status.LastError, status.LastProgressAt,
             status.Failure is { } f
                 ? new FailingEventResponse(f.EventId, f.Checkpoint?.Position, f.Checkpoint?.ToString(), f.EventType, f.AggregateId,
                     f.Error, f.Attempts, f.FailingSince, f.LastAttemptAt)

@@ -24,6 +24,12 @@ public interface IEventStore
     /// <summary>Up to <paramref name="limit"/> events after <paramref name="after"/> in the global order, upcast; never skips one that commits late.</summary>
     Task<IReadOnlyList<StoredEventEnvelope>> ReadAllAsync(GlobalCheckpoint after, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The events committed after <paramref name="after"/> in the global order, counted up to <paramref name="cap"/>, and
+    /// when the first of them occurred: the store's head as it is now, including events a gap-safe read still holds back.
+    /// </summary>
+    Task<EventLag> LagAsync(GlobalCheckpoint after, int cap, CancellationToken cancellationToken = default);
+
     /// <summary>The stream's version: its last sequence, 0 when it has no events.</summary>
     Task<int> LatestVersionAsync(string aggregateId, CancellationToken cancellationToken = default);
 }

@@ -74,6 +74,17 @@ public sealed class InMemoryEventStore(
         return Task.FromResult(_upcasters.Apply(slice));
     }
 
+    public Task<EventLag> LagAsync(GlobalCheckpoint after, int cap, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cap);
+        lock (_gate)
+        {
+            var start = (int)Math.Clamp(after.Position, 0, _all.Count);
+            var behind = _all.Count - start;
+            return Task.FromResult(behind == 0 ? EventLag.None : new EventLag(Math.Min(behind, cap), _all[start].OccurredAt));
+        }
+    }
+
     public Task<int> LatestVersionAsync(string aggregateId, CancellationToken cancellationToken = default)
     {
         lock (_gate)

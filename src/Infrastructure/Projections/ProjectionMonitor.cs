@@ -8,6 +8,9 @@ public sealed record ProjectionStatus(string Name, GlobalCheckpoint Checkpoint, 
 {
     /// <summary>The failure this instance is retrying, while it runs the projection and has not got past it; else null.</summary>
     public ProjectionFailure? Failure { get; init; }
+
+    /// <summary>Reset and replaying from the first event, not yet caught up (as this instance knows): behind by design.</summary>
+    public bool Rebuilding { get; init; }
 }
 
 /// <summary>

@@ -75,6 +75,7 @@ public sealed partial class ProjectionRunner : BackgroundService
     public async Task RebuildAsync(CancellationToken cancellationToken)
     {
         await Projection.ResetAsync(cancellationToken);
+        _monitor.Update(Projection.Name, s => s with { Rebuilding = true });
         _reload = true;
         _signal.Notify();
         LogRebuild(Projection.Name);
@@ -191,6 +192,8 @@ public sealed partial class ProjectionRunner : BackgroundService
                 if (batch.Count == 0)
                 {
                     failures = 0;
+                    if (_monitor.Find(Projection.Name) is { Rebuilding: true } && !_reload)
+                        _monitor.Update(Projection.Name, s => s with { Rebuilding = false });
                     // Signalled but nothing readable: on PostgreSQL an older transaction still open somewhere holds
                     // the read horizon, and its end sends no signal. Look again soon, backing off towards the poll.
                     // The backoff stays short (at most MaxRecheck) however long the poll is, and ends once it has waited

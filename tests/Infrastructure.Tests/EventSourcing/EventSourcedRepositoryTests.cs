@@ -73,6 +73,9 @@ public class EventSourcedRepositoryTests
         public Task<IReadOnlyList<StoredEventEnvelope>> ReadAllAsync(GlobalCheckpoint after, int limit, CancellationToken cancellationToken = default) =>
             inner.ReadAllAsync(after, limit, cancellationToken);
 
+        public Task<EventLag> LagAsync(GlobalCheckpoint after, int cap, CancellationToken cancellationToken = default) =>
+            inner.LagAsync(after, cap, cancellationToken);
+
         public Task<int> LatestVersionAsync(string aggregateId, CancellationToken cancellationToken = default) =>
             inner.LatestVersionAsync(aggregateId, cancellationToken);
     }
@@ -268,6 +271,9 @@ public class EventSourcedRepositoryTests
 
         public Task<IReadOnlyList<StoredEventEnvelope>> ReadAllAsync(GlobalCheckpoint after, int limit, CancellationToken cancellationToken = default) =>
             inner.ReadAllAsync(after, limit, cancellationToken);
+
+        public Task<EventLag> LagAsync(GlobalCheckpoint after, int cap, CancellationToken cancellationToken = default) =>
+            inner.LagAsync(after, cap, cancellationToken);
 
         public Task<int> LatestVersionAsync(string aggregateId, CancellationToken cancellationToken = default) =>
             inner.LatestVersionAsync(aggregateId, cancellationToken);

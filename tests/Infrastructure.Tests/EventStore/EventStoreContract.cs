@@ -209,6 +209,26 @@ public abstract class EventStoreContract : OwnsResources
     }
 
     [Fact]
+    public async Task Lag_counts_the_events_after_a_checkpoint_up_to_a_cap_and_dates_the_oldest()
+    {
+        var store = await CreateStoreAsync();
+        Assert.Equal(EventLag.None, await store.LagAsync(GlobalCheckpoint.Start, 10));
+        var first = await store.AppendAsync(NewId(), "Counter", Things(3), 0);
+        await store.AppendAsync(NewId(), "Counter", Things(2), 0);
+        var all = await Settled.ReadAllAsync(store, GlobalCheckpoint.Start, expected: 5, batchSize: 10);
+
+        var lag = await store.LagAsync(GlobalCheckpoint.Start, 10);
+        Assert.Equal(5, lag.Events);
+        Assert.InRange(lag.OldestAt!.Value - first[0].OccurredAt, TimeSpan.FromMilliseconds(-1), TimeSpan.FromMilliseconds(1));
+        Assert.Equal(3, (await store.LagAsync(GlobalCheckpoint.Start, 3)).Events);
+        var afterTwo = await store.LagAsync(all[1].Checkpoint, 10);
+        Assert.Equal(3, afterTwo.Events);
+        Assert.InRange(afterTwo.OldestAt!.Value - all[2].OccurredAt, TimeSpan.FromMilliseconds(-1), TimeSpan.FromMilliseconds(1));
+        Assert.Equal(EventLag.None, await store.LagAsync(all[^1].Checkpoint, 10));
+        Assert.Equal(TimeSpan.Zero, EventLag.None.Age(DateTimeOffset.UtcNow));
+    }
+
+    [Fact]
     public async Task Upcasters_run_on_load_and_read_all()
     {
         var store = await CreateStoreAsync(new UpcasterChain([new RenameUpcaster()]));

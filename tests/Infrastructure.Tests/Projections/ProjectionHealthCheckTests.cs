@@ -13,13 +13,15 @@ public sealed class ProjectionHealthCheckTests : OwnsResources
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
-    private async Task<(ProjectionMonitor Monitor, ProjectionHealthCheck Check, ProjectionFixture Fixture)> SetUpAsync(TimeSpan? threshold = null)
+    private async Task<(ProjectionMonitor Monitor, ProjectionHealthCheck Check, ProjectionFixture Fixture)> SetUpAsync(
+        TimeSpan? threshold = null, int? lagEvents = null)
     {
         var fixture = Own(await ProjectionFixture.MemoryAsync());
         var monitor = new ProjectionMonitor(_time);
         var options = new ProjectionHealthOptions();
         if (threshold is { } value) options.FailingDegradedAfter = value;
-        return (monitor, new ProjectionHealthCheck(monitor, Options.Create(options), _time), fixture);
+        if (lagEvents is { } events) options.LagDegradedEvents = events;
+        return (monitor, new ProjectionHealthCheck(monitor, fixture.Store, Options.Create(options), _time), fixture);
     }
 
     private static Task<HealthCheckResult> CheckAsync(IHealthCheck check) =>
@@ -100,6 +102,60 @@ public sealed class ProjectionHealthCheckTests : OwnsResources
 
         await EventuallyAsync(async () =>
             monitor.Find("recovers")!.Failure is null && await projection.LoadCheckpointAsync(CancellationToken.None) > GlobalCheckpoint.Start);
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync(check)).Status);
+    }
+
+    // A projection held on its first batch (no failure): its checkpoint stays before every event until released.
+    private static async Task<TaskCompletionSource> HoldAsync(ProjectionFixture fixture, ProjectionMonitor monitor, string name, int events)
+    {
+        for (var i = 0; i < events; i++) await fixture.TallyAsync($"{name}-{i}");
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await fixture.StartAsync(new FunctionProjection(name, (_, ct) => release.Task.WaitAsync(ct)), monitor: monitor);
+        await EventuallyAsync(() => Task.FromResult(monitor.Find(name) is { Active: true }));
+        return release;
+    }
+
+    [Fact]
+    public async Task A_projection_more_events_behind_the_head_than_the_threshold_is_degraded_until_it_catches_up()
+    {
+        var (monitor, check, fixture) = await SetUpAsync(lagEvents: 3);
+        var release = await HoldAsync(fixture, monitor, "slow", events: 4);
+
+        var result = await CheckAsync(check);
+        Assert.Equal(HealthStatus.Degraded, result.Status);
+        Assert.Contains("'slow' is more than 3 events behind", result.Description);
+
+        release.SetResult();
+        await EventuallyAsync(async () => (await CheckAsync(check)).Status == HealthStatus.Healthy);
+    }
+
+    [Fact]
+    public async Task A_projection_within_the_event_threshold_is_degraded_once_its_oldest_unapplied_event_waited_60_seconds()
+    {
+        var (monitor, check, fixture) = await SetUpAsync();
+        await HoldAsync(fixture, monitor, "stale", events: 2);
+        // The events carry the real time they were stored at; the check reads its own (fake) clock.
+        _time.SetUtcNow(DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30));
+        Assert.Equal(HealthStatus.Healthy, (await CheckAsync(check)).Status);
+
+        _time.Advance(TimeSpan.FromSeconds(31));
+        var result = await CheckAsync(check);
+
+        Assert.Equal(HealthStatus.Degraded, result.Status);
+        Assert.Contains("'stale' is 2 event(s) behind", result.Description);
+        Assert.Contains("stale", result.Data.Keys);
+    }
+
+    [Fact]
+    public async Task A_rebuilding_projection_is_behind_by_design_and_stays_healthy()
+    {
+        var (monitor, check, fixture) = await SetUpAsync(lagEvents: 1);
+        await HoldAsync(fixture, monitor, "replaying", events: 3);
+        Assert.Equal(HealthStatus.Degraded, (await CheckAsync(check)).Status);
+
+        await monitor.RebuildAsync("replaying", CancellationToken.None);
+
+        Assert.True(monitor.Find("replaying")!.Rebuilding);
         Assert.Equal(HealthStatus.Healthy, (await CheckAsync(check)).Status);
     }
 

@@ -104,6 +104,26 @@ public sealed class EfCoreEventStore(
         }
     }
 
+    public async Task<EventLag> LagAsync(GlobalCheckpoint after, int cap, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(cap);
+        try
+        {
+            await using var connection = await _database.OpenConnectionAsync(cancellationToken);
+            await using var command = _database.Provider == DatabaseProvider.PostgreSql
+                ? PostgresAppend.LagCommand(connection, after, cap)
+                : SqliteAppend.LagCommand(connection, after, cap);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            var events = (int)reader.GetInt64(0);
+            return events == 0 ? EventLag.None : new EventLag(events, EventRowReader.AsUtc(reader.GetDateTime(1)));
+        }
+        catch (DbException e)
+        {
+            throw EventStoreException.From(e, "measure a lag");
+        }
+    }
+
     public async Task<int> LatestVersionAsync(string aggregateId, CancellationToken cancellationToken = default)
     {
         try
@@ -210,8 +230,21 @@ public sealed class EfCoreEventStore(
             return true;
         }
 
-        public static DbCommand ReadAllCommand(DbConnection connection, GlobalCheckpoint after, int limit) =>
-            new NpgsqlCommand(ReadAllSql, (NpgsqlConnection)connection)
+        // Every committed event counts, also those the gap-safe read still holds back: the head as it is now.
+        private const string LagSql = """
+            SELECT
+                (SELECT count(*) FROM (
+                    SELECT 1 FROM pyfly_event_store WHERE (transaction_id, global_position) > ($1::text::xid8, $2) LIMIT $3) behind),
+                (SELECT occurred_at FROM pyfly_event_store WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
+                 ORDER BY transaction_id, global_position LIMIT 1)
+            """;
+
+        public static DbCommand ReadAllCommand(DbConnection connection, GlobalCheckpoint after, int limit) => AfterCommand(ReadAllSql, connection, after, limit);
+
+        public static DbCommand LagCommand(DbConnection connection, GlobalCheckpoint after, int cap) => AfterCommand(LagSql, connection, after, cap);
+
+        private static NpgsqlCommand AfterCommand(string sql, DbConnection connection, GlobalCheckpoint after, int limit) =>
+            new(sql, (NpgsqlConnection)connection)
             {
                 Parameters =
                 {
@@ -286,10 +319,20 @@ public sealed class EfCoreEventStore(
             return true;
         }
 
-        public static DbCommand ReadAllCommand(DbConnection connection, GlobalCheckpoint after, int limit)
+        private const string LagSql = """
+            SELECT
+                (SELECT count(*) FROM (SELECT 1 FROM pyfly_event_store WHERE global_position > $position LIMIT $limit)),
+                (SELECT occurred_at FROM pyfly_event_store WHERE global_position > $position ORDER BY global_position LIMIT 1)
+            """;
+
+        public static DbCommand ReadAllCommand(DbConnection connection, GlobalCheckpoint after, int limit) => AfterCommand(ReadAllSql, connection, after, limit);
+
+        public static DbCommand LagCommand(DbConnection connection, GlobalCheckpoint after, int cap) => AfterCommand(LagSql, connection, after, cap);
+
+        private static SqliteCommand AfterCommand(string sql, DbConnection connection, GlobalCheckpoint after, int limit)
         {
             var command = (SqliteCommand)connection.CreateCommand();
-            command.CommandText = ReadAllSql;
+            command.CommandText = sql;
             command.Parameters.AddWithValue("$position", after.Position);
             command.Parameters.AddWithValue("$limit", limit);
             return command;
