@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using OrdersEs.Api.Http;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.Projections;
@@ -9,10 +10,21 @@ namespace OrdersEs.Api.Admin;
 /// A projection as operators see it; <see cref="Lag"/> counts the events after the checkpoint up to the store's head (at most
 /// <see cref="ProjectionsAdmin.LagCap"/>), <see cref="OldestUnappliedAt"/> dates the first of them.
 /// <see cref="Failing"/> is the event it is retrying (shown by the instance that runs it); <see cref="Skipped"/> its parked events.
+/// For a read model kept in generations, <see cref="Version"/> is this instance's version of it and <see cref="Generations"/>
+/// the serving generation with any build under way (and retired ones not yet dropped), each with its progress.
 /// </summary>
 public sealed record ProjectionResponse(
     string Name, string Checkpoint, long CheckpointPosition, bool Active, long Lag, bool LagCapped, DateTimeOffset? OldestUnappliedAt, bool Rebuilding, string? LastError, DateTimeOffset? LastProgressAt,
-    FailingEventResponse? Failing, IReadOnlyList<SkippedEventResponse> Skipped);
+    FailingEventResponse? Failing, IReadOnlyList<SkippedEventResponse> Skipped, int? Version, IReadOnlyList<GenerationResponse> Generations);
+
+/// <summary>
+/// One generation of a read model: <c>serving</c> (queries read its table), <c>building</c> (from the first event, beside it)
+/// or <c>retired</c> (kept until <see cref="DropAfter"/>). <see cref="Lag"/> counts the events after its checkpoint (capped
+/// like the projection's); <see cref="BuildingHere"/> tells that this instance runs the build, whose failure then shows.
+/// </summary>
+public sealed record GenerationResponse(
+    int Generation, int Version, string State, string Table, string Reason, string? Checkpoint, long? CheckpointPosition, long? Lag, bool LagCapped,
+    DateTimeOffset CreatedAt, DateTimeOffset? SwitchedAt, DateTimeOffset? RetiredAt, DateTimeOffset? DropAfter, bool BuildingHere, FailingEventResponse? Failing);
 
 /// <summary>The event a projection cannot apply; the event fields are null when the failure came before an event was read.</summary>
 public sealed record FailingEventResponse(
@@ -52,7 +64,10 @@ public static class ProjectionsAdmin
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         admin.MapPost("/projections/{name}/rebuild", RebuildAsync)
             .WithName("RebuildProjection")
-            .WithSummary("Reset a projection and rebuild its read model from the first event")
+            .WithSummary("Rebuild a projection from the first event: a read model blue/green, into a new generation that takes over once caught up")
+            .WithDescription("A read model keeps serving its current generation while the new one is built into its own table; queries switch to it " +
+                "atomically once it is at most pyfly:eventsourcing:projections:switch-lag-events behind, and the old table is dropped after " +
+                "retired-grace. Asking again starts the build over. Nothing is published to the broker.")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         admin.MapPost("/projections/{name}/skip/{eventId}", SkipAsync)
             .WithName("SkipProjectionEvent")
@@ -67,24 +82,24 @@ public static class ProjectionsAdmin
     }
 
     private static async Task<Ok<IReadOnlyList<ProjectionResponse>>> ListAsync(
-        ProjectionMonitor monitor, IEventStore store, CancellationToken cancellationToken)
+        ProjectionMonitor monitor, IEventStore store, IOptions<ReadModelBuildOptions> builds, CancellationToken cancellationToken)
     {
         var answer = new List<ProjectionResponse>();
         foreach (var status in monitor.Statuses)
-            answer.Add(await DescribeAsync((await monitor.CurrentAsync(status.Name, cancellationToken))!, monitor, store, cancellationToken));
+            answer.Add(await DescribeAsync((await monitor.CurrentAsync(status.Name, cancellationToken))!, monitor, store, builds, cancellationToken));
         return TypedResults.Ok<IReadOnlyList<ProjectionResponse>>(answer);
     }
 
     private static async Task<Results<Ok<ProjectionResponse>, ProblemHttpResult>> RebuildAsync(
-        string name, ProjectionMonitor monitor, IEventStore store, HttpContext http, CancellationToken cancellationToken)
+        string name, ProjectionMonitor monitor, IEventStore store, IOptions<ReadModelBuildOptions> builds, HttpContext http, CancellationToken cancellationToken)
     {
         if (!await monitor.RebuildAsync(name, cancellationToken))
             return TypedResults.Problem(ApiProblems.Create(http, ApiProblems.NotFound, $"No projection is named '{name}'."));
-        return TypedResults.Ok(await DescribeAsync((await monitor.CurrentAsync(name, cancellationToken))!, monitor, store, cancellationToken));
+        return TypedResults.Ok(await DescribeAsync((await monitor.CurrentAsync(name, cancellationToken))!, monitor, store, builds, cancellationToken));
     }
 
     private static async Task<Results<Ok<ProjectionResponse>, ProblemHttpResult>> SkipAsync(
-        string name, string eventId, SkipEventRequest? request, ProjectionMonitor monitor, IEventStore store, HttpContext http,
+        string name, string eventId, SkipEventRequest? request, ProjectionMonitor monitor, IEventStore store, IOptions<ReadModelBuildOptions> builds, HttpContext http,
         CancellationToken cancellationToken)
     {
         if (monitor.Find(name) is null)
@@ -103,7 +118,7 @@ public static class ProjectionsAdmin
                 _ => Task.FromResult(monitor.Find(name) is not { Active: true } current || current.Checkpoint >= skipped.Checkpoint),
                 MoveOnWait, cancellationToken);
         }
-        return TypedResults.Ok(await DescribeAsync((await monitor.CurrentAsync(name, cancellationToken))!, monitor, store, cancellationToken));
+        return TypedResults.Ok(await DescribeAsync((await monitor.CurrentAsync(name, cancellationToken))!, monitor, store, builds, cancellationToken));
     }
 
     // Kept in a text column and shown in logs and JSON: no control characters and no unpaired surrogates.
@@ -117,17 +132,34 @@ public static class ProjectionsAdmin
     }
 
     private static async Task<ProjectionResponse> DescribeAsync(
-        ProjectionStatus status, ProjectionMonitor monitor, IEventStore store, CancellationToken cancellationToken)
+        ProjectionStatus status, ProjectionMonitor monitor, IEventStore store, IOptions<ReadModelBuildOptions> builds, CancellationToken cancellationToken)
     {
         var behind = await store.LagAsync(status.Checkpoint, LagCap + 1, cancellationToken);
         var skipped = await monitor.SkippedAsync(status.Name, SkippedLimit, cancellationToken);
+        var generational = monitor.Projection(status.Name) as IGenerationalProjection;
+        var generations = generational is { ReadModel: not null } && monitor.Builder is { } builder
+            ? await builder.DescribeAsync(generational, cancellationToken)
+            : [];
+        var described = new List<GenerationResponse>();
+        foreach (var g in generations)
+        {
+            EventLag? lag = g.Checkpoint is { } at ? await store.LagAsync(at, LagCap + 1, cancellationToken) : null;
+            described.Add(new GenerationResponse(g.Generation.Generation, g.Generation.Version, g.Generation.State.ToString().ToLowerInvariant(),
+                g.Generation.Table, g.Generation.Reason, g.Checkpoint?.ToString(), g.Checkpoint?.Position,
+                lag is { } l ? Math.Min(l.Events, LagCap) : null, lag?.Events > LagCap,
+                g.Generation.CreatedAt, g.Generation.SwitchedAt, g.Generation.RetiredAt, g.Generation.RetiredAt + builds.Value.RetiredGrace,
+                g.BuildingHere, Failing(g.Failure)));
+        }
         return new ProjectionResponse(status.Name, status.Checkpoint.ToString(), status.Checkpoint.Position, status.Active,
             Math.Min(behind.Events, LagCap), behind.Events > LagCap, behind.OldestAt, status.Rebuilding, status.LastError, status.LastProgressAt,
-            status.Failure is { } f
-                ? new FailingEventResponse(f.EventId, f.Checkpoint?.Position, f.Checkpoint?.ToString(), f.EventType, f.AggregateId,
-                    f.Error, f.Attempts, f.FailingSince, f.LastAttemptAt)
-                : null,
+            Failing(status.Failure),
             skipped.Select(s => new SkippedEventResponse(
-                s.EventId, s.Checkpoint.Position, s.Checkpoint.ToString(), s.EventType, s.AggregateId, s.Error, s.Reason, s.SkippedAt)).ToArray());
+                s.EventId, s.Checkpoint.Position, s.Checkpoint.ToString(), s.EventType, s.AggregateId, s.Error, s.Reason, s.SkippedAt)).ToArray(),
+            generational?.ReadModel?.Version, described);
     }
+
+    private static FailingEventResponse? Failing(ProjectionFailure? failure) => failure is { } f
+        ? new FailingEventResponse(f.EventId, f.Checkpoint?.Position, f.Checkpoint?.ToString(), f.EventType, f.AggregateId,
+            f.Error, f.Attempts, f.FailingSince, f.LastAttemptAt)
+        : null;
 }

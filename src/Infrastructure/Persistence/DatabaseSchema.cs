@@ -12,7 +12,8 @@ namespace OrdersEs.Infrastructure.Persistence;
 /// <item><c>schema_version</c> on snapshots: the aggregate's snapshot schema version (default 1).</item>
 /// </list>
 /// Existing tables are upgraded in place, never dropped; concurrent start-ups are serialized by a lock. The DDL of
-/// the read models a database hosts (<see cref="IReadModelSchema"/>) runs last, in the same transaction.
+/// the read models a database hosts (<see cref="IReadModelSchema"/>) runs last, in the same transaction: each gets its serving
+/// generation and view, and a build when its declared version is new (<see cref="ReadModelGenerations"/>).
 /// </summary>
 internal static class DatabaseSchema
 {
@@ -68,6 +69,20 @@ internal static class DatabaseSchema
             PRIMARY KEY (projection, event_id)
         )
         """,
+        // The generations of each read model (ReadModelGenerations): the serving one, a build under way, retired ones.
+        """
+        CREATE TABLE IF NOT EXISTS orderses_read_models (
+            name VARCHAR(200) NOT NULL,
+            generation INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            state VARCHAR(16) NOT NULL,
+            reason TEXT NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            switched_at TIMESTAMP NULL,
+            retired_at TIMESTAMP NULL,
+            PRIMARY KEY (name, generation)
+        )
+        """,
     ];
 
     // The advisory lock is transaction-scoped: concurrent start-ups run the DDL one after the other.
@@ -109,20 +124,23 @@ internal static class DatabaseSchema
     ];
 
     public static async Task EnsureAsync(
-        DbConnection connection, DatabaseProvider provider, IReadOnlyList<string> readModelStatements, CancellationToken cancellationToken)
+        DbConnection connection, DatabaseProvider provider, IReadOnlyList<IReadModelSchema> readModels, DateTimeOffset now,
+        CancellationToken cancellationToken)
     {
         if (provider == DatabaseProvider.Sqlite)
             await ExecuteAsync(connection, "PRAGMA journal_mode=WAL", cancellationToken);
         await using var transaction = provider == DatabaseProvider.Sqlite
             ? await BeginImmediateAsync(connection, cancellationToken)
             : await connection.BeginTransactionAsync(cancellationToken);
-        foreach (var statement in (provider == DatabaseProvider.PostgreSql ? PostgreSql : Sqlite).Concat(readModelStatements))
+        foreach (var statement in provider == DatabaseProvider.PostgreSql ? PostgreSql : Sqlite)
         {
             if (provider == DatabaseProvider.Sqlite && IsSqliteAddColumn(statement, out var table, out var column)
                 && await SqliteColumnExistsAsync(connection, transaction, table, column, cancellationToken))
                 continue;
             await ExecuteAsync(connection, statement, cancellationToken, transaction);
         }
+        foreach (var readModel in readModels)
+            await ReadModelGenerations.EnsureAsync(connection, transaction, provider, readModel, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 

@@ -17,8 +17,9 @@ public sealed class EventStoreDatabase : IAsyncDisposable
 {
     private readonly Lock _schemaGate = new();
     private readonly PooledDbContextFactory<EventStoreDbContext> _contexts;
-    // One pool per read-model context type, created on first use with the same provider settings as the kernel's.
-    private readonly ConcurrentDictionary<Type, object> _readModelContexts = new();
+    // One pool per read-model context type (and generation table, for projections), created on first use with the same
+    // provider settings as the kernel's.
+    private readonly ConcurrentDictionary<(Type, string?), object> _readModelContexts = new();
     private readonly IReadOnlyList<IReadModelSchema> _readModels;
     private Task? _schema;
     // An in-memory SQLite database lives as long as one connection to it is open.
@@ -97,13 +98,31 @@ public sealed class EventStoreDatabase : IAsyncDisposable
     {
         var schema = EnsureSchemaAsync(cancellationToken);
         if (!schema.IsCompletedSuccessfully) await schema;
-        var pool = (PooledDbContextFactory<TContext>)_readModelContexts.GetOrAdd(typeof(TContext), _ => CreatePool<TContext>());
+        var pool = (PooledDbContextFactory<TContext>)_readModelContexts.GetOrAdd((typeof(TContext), null), _ => CreatePool<TContext>());
         return pool.CreateDbContext();
     }
 
-    private PooledDbContextFactory<TContext> CreatePool<TContext>() where TContext : DbContext
+    /// <summary>
+    /// A pooled context of a read model's own EF mapping that reads and writes the table of <paramref name="generation"/>
+    /// instead of the read model's view: what its projection uses (see <see cref="ReadModelGenerations"/>).
+    /// </summary>
+    public async ValueTask<TContext> CreateContextAsync<TContext>(ReadModelGeneration generation, CancellationToken cancellationToken = default)
+        where TContext : DbContext
+    {
+        var schema = EnsureSchemaAsync(cancellationToken);
+        if (!schema.IsCompletedSuccessfully) await schema;
+        var pool = (PooledDbContextFactory<TContext>)_readModelContexts.GetOrAdd(
+            (typeof(TContext), generation.Table), _ => CreatePool<TContext>(generation));
+        return pool.CreateDbContext();
+    }
+
+    /// <summary>The schema of the read model <paramref name="name"/> when this database hosts it.</summary>
+    public IReadModelSchema? ReadModel(string name) => _readModels.FirstOrDefault(model => model.Table == name);
+
+    private PooledDbContextFactory<TContext> CreatePool<TContext>(ReadModelGeneration? generation = null) where TContext : DbContext
     {
         var options = new DbContextOptionsBuilder<TContext>();
+        if (generation is not null) GenerationTableExtension.Use(options, generation);
         // EF Core gets the connection string, not the data source, so every database shares one EF model per context
         // type and one service provider; the data source is a second pool kept for the hand-written hot paths.
         if (Provider == DatabaseProvider.PostgreSql) options.UseNpgsql(Connection.ConnectionString);
@@ -125,8 +144,7 @@ public sealed class EventStoreDatabase : IAsyncDisposable
     {
         if (Provider == DatabaseProvider.Sqlite) CreateSqliteFolder();
         await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
-        var readModelStatements = _readModels.SelectMany(model => model.Statements(Provider)).ToArray();
-        await DatabaseSchema.EnsureAsync(connection, Provider, readModelStatements, cancellationToken);
+        await DatabaseSchema.EnsureAsync(connection, Provider, _readModels, DateTimeOffset.UtcNow, cancellationToken);
     }
 
     private void CreateSqliteFolder()

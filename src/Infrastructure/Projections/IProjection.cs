@@ -8,8 +8,14 @@ namespace OrdersEs.Infrastructure.Projections;
 /// </summary>
 public interface IProjection
 {
-    /// <summary>Unique name: the checkpoint's key and the lease's.</summary>
+    /// <summary>Unique name: the checkpoint's key, and what operators and the monitor call it.</summary>
     string Name { get; }
+
+    /// <summary>
+    /// The lease a runner must hold to run it (one holder across replicas): its name, unless instances of different
+    /// versions must not wait for each other (a read model's generations, see <see cref="EfCoreProjection{TContext}"/>).
+    /// </summary>
+    string LeaseName => Name;
 
     /// <summary>Where the projection stands: the last event it has applied.</summary>
     Task<GlobalCheckpoint> LoadCheckpointAsync(CancellationToken cancellationToken);

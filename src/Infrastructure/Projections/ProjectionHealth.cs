@@ -49,8 +49,8 @@ internal sealed class ProjectionHealthOptionsValidator : IValidateOptions<Projec
 /// been failing on the same place for <see cref="ProjectionHealthOptions.FailingDegradedAfter"/>, naming it and its event,
 /// or is behind the store's head by more than <see cref="ProjectionHealthOptions.LagDegradedEvents"/> events or by an
 /// oldest unapplied event older than <see cref="ProjectionHealthOptions.LagDegradedAfter"/>, measured each time from
-/// its durable checkpoint (so also where another replica runs it). A projection rebuilding from the first event is
-/// behind by design: its lag does not count until it has caught up.
+/// its durable checkpoint (so also where another replica runs it). A projection rebuilding from the first event, or
+/// whose read model has a generation of a new version being built, is behind by design: its lag does not count until it has caught up.
 /// </summary>
 public sealed class ProjectionHealthCheck(ProjectionMonitor monitor, IEventStore store, IOptions<ProjectionHealthOptions> options, TimeProvider timeProvider)
     : IHealthCheck
@@ -72,7 +72,7 @@ public sealed class ProjectionHealthCheck(ProjectionMonitor monitor, IEventStore
                 data[status.Name] = failure;
                 continue;
             }
-            if (status.Rebuilding || await monitor.CurrentAsync(status.Name, cancellationToken) is not { } current) continue;
+            if (status.Rebuilding || status.VersionBuilding || await monitor.CurrentAsync(status.Name, cancellationToken) is not { } current) continue;
             var lag = await store.LagAsync(current.Checkpoint, settings.LagDegradedEvents + 1, cancellationToken);
             var age = lag.Age(now);
             if (lag.Events > settings.LagDegradedEvents || age > settings.LagDegradedAfter)

@@ -11,6 +11,12 @@ public sealed record ProjectionStatus(string Name, GlobalCheckpoint Checkpoint, 
 
     /// <summary>Reset and replaying from the first event, not yet caught up (as this instance knows): behind by design.</summary>
     public bool Rebuilding { get; init; }
+
+    /// <summary>
+    /// A generation of another version of its read model is being built beside the serving one (<see cref="ReadModelBuilder"/>):
+    /// only instances of the serving generation's version write it, so it may be behind by design until the switch.
+    /// </summary>
+    public bool VersionBuilding { get; init; }
 }
 
 /// <summary>
@@ -59,6 +65,7 @@ public sealed class ProjectionMonitor(TimeProvider timeProvider)
     private readonly ConcurrentDictionary<string, ProjectionStatus> _statuses = new();
     private readonly ConcurrentDictionary<string, ProjectionRunner> _runners = new();
     private TaskCompletionSource _progress = NewSource();
+    private ReadModelBuilder? _builder;
 
     /// <summary>How often a waiter re-checks its condition when no progress is seen here (another instance may run the projection).</summary>
     public TimeSpan FallbackCheckInterval { get; init; } = TimeSpan.FromMilliseconds(250);
@@ -71,6 +78,25 @@ public sealed class ProjectionMonitor(TimeProvider timeProvider)
     {
         _runners[runner.Projection.Name] = runner;
         _statuses.TryAdd(runner.Projection.Name, new ProjectionStatus(runner.Projection.Name, GlobalCheckpoint.Start, false, null, null));
+    }
+
+    /// <summary>The projections of the runners registered here.</summary>
+    internal IReadOnlyList<IProjection> Projections => _runners.Values.Select(r => r.Projection).ToArray();
+
+    /// <summary>The builds of read models go through <paramref name="builder"/> (blue/green) instead of a reset in place.</summary>
+    internal void AttachBuilder(ReadModelBuilder builder) => _builder = builder;
+
+    /// <summary>The projection registered as <paramref name="name"/>, or null.</summary>
+    public IProjection? Projection(string name) => _runners.TryGetValue(name, out var runner) ? runner.Projection : null;
+
+    /// <summary>The builder of read-model generations, when the service runs one.</summary>
+    public ReadModelBuilder? Builder => _builder;
+
+    /// <summary>Drops what this monitor knows of <paramref name="name"/> (a build that ended).</summary>
+    internal void Forget(string name)
+    {
+        _statuses.TryRemove(name, out _);
+        _runners.TryRemove(name, out _);
     }
 
     internal void Update(string name, Func<ProjectionStatus, ProjectionStatus> change) =>
@@ -166,11 +192,21 @@ public sealed class ProjectionMonitor(TimeProvider timeProvider)
         return status.Active ? status : status with { Checkpoint = await runner.Projection.LoadCheckpointAsync(cancellationToken) };
     }
 
-    /// <summary>Resets the projection and rebuilds it from the first event; false for an unknown name.</summary>
+    /// <summary>
+    /// Rebuilds the projection from the first event: a read model blue/green, into a new generation while the serving one
+    /// keeps answering (<see cref="ReadModelBuilder"/>); any other projection by a reset in place. False for an unknown name.
+    /// </summary>
     public async Task<bool> RebuildAsync(string name, CancellationToken cancellationToken)
     {
         if (!_runners.TryGetValue(name, out var runner)) return false;
-        await runner.RebuildAsync(cancellationToken);
+        if (_builder is not null && runner.Projection is IGenerationalProjection { ReadModel: not null } generational)
+        {
+            await _builder.RebuildAsync(generational, cancellationToken);
+        }
+        else
+        {
+            await runner.RebuildAsync(cancellationToken);
+        }
         return true;
     }
 

@@ -125,7 +125,7 @@ public sealed partial class ProjectionRunner : BackgroundService
             ILeaseHandle lease;
             try
             {
-                lease = await _lease.AcquireAsync(Projection.Name, stoppingToken);
+                lease = await _lease.AcquireAsync(Projection.LeaseName, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

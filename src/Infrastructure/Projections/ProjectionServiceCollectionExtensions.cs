@@ -36,6 +36,11 @@ public static class ProjectionServiceCollectionExtensions
         ConfigurationValues.EnsureConvertible<ProjectionHealthOptions>(configuration, ProjectionHealthOptions.SectionKey);
         services.AddOptions<ProjectionHealthOptions>().Bind(configuration.GetSection(ProjectionHealthOptions.SectionKey)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProjectionHealthOptions>, ProjectionHealthOptionsValidator>());
+        ConfigurationValues.EnsureConvertible<ReadModelBuildOptions>(configuration, ProjectionHealthOptions.SectionKey);
+        services.AddOptions<ReadModelBuildOptions>().Bind(configuration.GetSection(ProjectionHealthOptions.SectionKey)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ReadModelBuildOptions>, ReadModelBuildOptionsValidator>());
+        // Blue/green builds of the read models: started by a deployment of a new version or by an operator's rebuild.
+        services.AddHostedService<ReadModelBuilder>();
         // Parked events live beside the checkpoints, in the database that hosts the read models.
         services.TryAddSingleton<IProjectionSkipStore, EfCoreProjectionSkipStore>();
         services.AddSingleton<ProjectionMonitor>();

@@ -65,7 +65,7 @@ public class FeatureConventionTests
         await using (var db = await database.CreateContextAsync<CountersViewDbContext>())
             Assert.Equal(0, await db.Counters.CountAsync());
         await using var kernel = await database.CreateContextAsync();
-        Assert.DoesNotContain(kernel.Model.GetEntityTypes(), e => e.GetTableName() == CountersViewSchema.Table);
+        Assert.DoesNotContain(kernel.Model.GetEntityTypes(), e => e.GetTableName() == CountersViewSchema.TableName);
     }
 
     [Fact]

@@ -25,7 +25,16 @@ public sealed class ProjectionFixture : IAsyncDisposable
         MaxRetryDelay = TimeSpan.FromMilliseconds(200),
     };
 
+    /// <summary>Builds that switch as soon as they are caught up, and drop retired tables at once.</summary>
+    public static readonly ReadModelBuildOptions FastBuilds = new()
+    {
+        RetiredGrace = TimeSpan.Zero,
+        PollInterval = TimeSpan.FromMilliseconds(100),
+        SwitchCheckInterval = TimeSpan.FromMilliseconds(20),
+    };
+
     private readonly List<ProjectionRunner> _runners = [];
+    private readonly List<ReadModelBuilder> _builders = [];
     private readonly List<IAsyncDisposable> _owned = [];
 
     private ProjectionFixture(EventStoreDatabase database, IAsyncDisposable owner, IProjectionLease lease, bool relationalStore, HostedFeature feature)
@@ -90,6 +99,26 @@ public sealed class ProjectionFixture : IAsyncDisposable
         await runner.StartAsync(CancellationToken.None);
         return runner;
     }
+
+    /// <summary>
+    /// Starts the builder of read-model generations for the runners registered with <paramref name="monitor"/> (the fixture's
+    /// by default): what runs a blue/green rebuild. Stopped when the fixture is disposed.
+    /// </summary>
+    public async Task<ReadModelBuilder> StartBuilderAsync(
+        ReadModelBuildOptions? options = null, ProjectionMonitor? monitor = null, IProjectionLease? lease = null, IEventStore? store = null)
+    {
+        var builder = new ReadModelBuilder(monitor ?? Monitor, store ?? Store, Signal, lease ?? Lease, Skips,
+            Microsoft.Extensions.Options.Options.Create(options ?? FastBuilds), FastOptions);
+        _builders.Add(builder);
+        await builder.StartAsync(CancellationToken.None);
+        return builder;
+    }
+
+    /// <summary>The generations of the read models in the fixture's database.</summary>
+    public ReadModelGenerations Generations => new(Database, TimeProvider.System);
+
+    /// <summary>The checkpoint name of <paramref name="readModel"/>'s serving generation.</summary>
+    public async Task<string> ServingCheckpointAsync(string readModel) => (await Generations.ServingAsync(readModel, default)).CheckpointName;
 
     public static async Task StopAsync(ProjectionRunner runner)
     {
@@ -177,6 +206,11 @@ public sealed class ProjectionFixture : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var builder in _builders)
+        {
+            await builder.StopAsync(CancellationToken.None);
+            builder.Dispose();
+        }
         foreach (var runner in _runners)
         {
             await runner.StopAsync(CancellationToken.None);

@@ -153,18 +153,22 @@ public abstract class ProjectionRunnerContract : OwnsResources
     protected virtual IProjectionLease SecondLease(ProjectionFixture fixture) => fixture.Lease;
 
     [Fact]
-    public async Task Rebuild_resets_the_read_model_and_replays_from_the_first_event()
+    public async Task Rebuild_replays_the_read_model_from_the_first_event_into_a_new_generation()
     {
         var fixture = await FixtureAsync();
         var projection = fixture.CountersView();
-        var runner = await fixture.StartAsync(projection);
+        await fixture.StartAsync(projection);
+        await fixture.StartBuilderAsync();
         await fixture.TallyAsync("r-1", things: 2);
         await fixture.CaughtUpAsync(projection);
-        await using (var db = await fixture.Database.CreateContextAsync<CountersViewDbContext>())
+        var first = await fixture.Generations.ServingAsync(projection.Name, default);
+        await using (var db = await fixture.Database.CreateContextAsync<CountersViewDbContext>(first))
             await db.Counters.ExecuteUpdateAsync(s => s.SetProperty(c => c.Total, 0L));
 
-        await runner.RebuildAsync(CancellationToken.None);
+        Assert.True(await fixture.Monitor.RebuildAsync(projection.Name, CancellationToken.None));
         await fixture.TallyAsync("r-2");
+        Assert.True(await fixture.Monitor.WaitUntilAsync(
+            async ct => (await fixture.Generations.ServingAsync(projection.Name, ct)).Generation > first.Generation, TimeSpan.FromSeconds(30), default));
         await fixture.CaughtUpAsync(projection);
 
         var views = await fixture.ViewsAsync();
@@ -249,7 +253,7 @@ public abstract class ProjectionRunnerContract : OwnsResources
         var projection = fixture.CountersView();
 
         var checkpoint = await projection.ApplyAsync(events, await projection.LoadCheckpointAsync(default), default);
-        await fixture.Checkpoints.ResetAsync(projection.Name, default);
+        await fixture.Checkpoints.ResetAsync(await fixture.ServingCheckpointAsync(projection.Name), default);
         await projection.ApplyAsync(events, GlobalCheckpoint.Start, default);
 
         var view = (await fixture.ViewsAsync())["dup"];

@@ -9,7 +9,7 @@ public sealed class CountersViewDbContext(DbContextOptions<CountersViewDbContext
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) => modelBuilder.Entity<CounterView>(e =>
     {
-        e.ToTable(CountersViewSchema.Table);
+        e.ToTable(CountersViewSchema.TableName);
         e.HasKey(r => r.Id);
         e.Property(r => r.Id).HasColumnName("id").HasMaxLength(64);
         e.Property(r => r.TenantId).HasColumnName("tenant_id").HasMaxLength(64);

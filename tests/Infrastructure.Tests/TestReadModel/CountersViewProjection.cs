@@ -12,7 +12,7 @@ namespace OrdersEs.Infrastructure.Tests.TestReadModel;
 public sealed class CountersViewProjection(EventStoreDatabase database, EfCoreCheckpointStore checkpoints, EventSerializer serializer)
     : EfCoreProjection<CountersViewDbContext>(database, checkpoints)
 {
-    public const string ProjectionName = CountersViewSchema.Table;
+    public const string ProjectionName = CountersViewSchema.TableName;
 
     public override string Name => ProjectionName;
 
@@ -55,9 +55,6 @@ public sealed class CountersViewProjection(EventStoreDatabase database, EfCoreCh
     {
         foreach (var view in db.Counters.Local) view.FlushThings();
     }
-
-    protected override Task ClearAsync(CountersViewDbContext db, CancellationToken cancellationToken) =>
-        db.Counters.ExecuteDeleteAsync(cancellationToken);
 
     private static void Apply(CounterView view, object domainEvent)
     {

@@ -3,15 +3,20 @@ using OrdersEs.Infrastructure.Persistence;
 
 namespace OrdersEs.Infrastructure.Tests.TestReadModel;
 
-/// <summary>The tables of <c>test_counters_view</c>: the same DDL on PostgreSQL and SQLite.</summary>
+/// <summary>The tables of <c>test_counters_view</c> (each generation's table): the same DDL on PostgreSQL and SQLite.</summary>
 public sealed class CountersViewSchema : IReadModelSchema
 {
-    public const string Table = "test_counters_view";
+    public const string TableName = "test_counters_view";
 
-    private static readonly string[] Ddl =
+    public string Table => TableName;
+
+    /// <summary>Raise it when the table or the projection's logic changes: the next deployment rebuilds the read model blue/green.</summary>
+    public int Version => 1;
+
+    public IReadOnlyList<string> Statements(DatabaseProvider provider, string table) =>
     [
         $"""
-        CREATE TABLE IF NOT EXISTS {Table} (
+        CREATE TABLE IF NOT EXISTS {table} (
             id VARCHAR(64) PRIMARY KEY,
             tenant_id VARCHAR(64) NULL,
             name VARCHAR(255) NULL,
@@ -24,8 +29,6 @@ public sealed class CountersViewSchema : IReadModelSchema
             updated_at TIMESTAMP NOT NULL
         )
         """,
-        $"CREATE INDEX IF NOT EXISTS {Table}_tenant_status_idx ON {Table} (tenant_id, status, started_at)",
+        $"CREATE INDEX IF NOT EXISTS {table}_tenant_status_idx ON {table} (tenant_id, status, started_at)",
     ];
-
-    public IReadOnlyList<string> Statements(DatabaseProvider provider) => Ddl;
 }

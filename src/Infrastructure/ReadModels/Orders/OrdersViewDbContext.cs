@@ -9,7 +9,7 @@ public sealed class OrdersViewDbContext(DbContextOptions<OrdersViewDbContext> op
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) => modelBuilder.Entity<OrderView>(e =>
     {
-        e.ToTable(OrdersViewSchema.Table);
+        e.ToTable(OrdersViewSchema.TableName);
         e.HasKey(r => r.Id);
         e.Property(r => r.Id).HasColumnName("id").HasMaxLength(64);
         e.Property(r => r.TenantId).HasColumnName("tenant_id").HasMaxLength(64);

@@ -13,7 +13,7 @@ namespace OrdersEs.Infrastructure.ReadModels.Orders;
 public sealed class OrdersViewProjection(EventStoreDatabase database, EfCoreCheckpointStore checkpoints, EventSerializer serializer)
     : EfCoreProjection<OrdersViewDbContext>(database, checkpoints)
 {
-    public const string ProjectionName = OrdersViewSchema.Table;
+    public const string ProjectionName = OrdersViewSchema.TableName;
 
     public override string Name => ProjectionName;
 
@@ -66,9 +66,6 @@ public sealed class OrdersViewProjection(EventStoreDatabase database, EfCoreChec
     {
         foreach (var view in db.Orders.Local) view.FlushLines();
     }
-
-    protected override Task ClearAsync(OrdersViewDbContext db, CancellationToken cancellationToken) =>
-        db.Orders.ExecuteDeleteAsync(cancellationToken);
 
     private static void Apply(OrderView view, object domainEvent)
     {

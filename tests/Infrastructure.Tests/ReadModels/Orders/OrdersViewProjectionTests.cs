@@ -98,9 +98,10 @@ public abstract class OrdersViewProjectionTests : OwnsResources
         var projection = fixture.OrdersView();
 
         var checkpoint = await projection.ApplyAsync(events, await projection.LoadCheckpointAsync(default), default);
-        await fixture.Checkpoints.ResetAsync(projection.Name, default);
+        var checkpointName = await fixture.ServingCheckpointAsync(projection.Name);
+        await fixture.Checkpoints.ResetAsync(checkpointName, default);
         var again = await projection.ApplyAsync(events, GlobalCheckpoint.Start, default);
-        await fixture.Checkpoints.ResetAsync(projection.Name, default);
+        await fixture.Checkpoints.ResetAsync(checkpointName, default);
         await projection.ApplyAsync([events[1]], GlobalCheckpoint.Start, default);
 
         var view = (await fixture.OrderViewsAsync())["o-dup"];
@@ -128,15 +129,19 @@ public abstract class OrdersViewProjectionTests : OwnsResources
     {
         var fixture = await FixtureAsync();
         var projection = fixture.OrdersView();
-        var runner = await fixture.StartAsync(projection);
+        await fixture.StartAsync(projection);
+        await fixture.StartBuilderAsync();
         var order = await fixture.PlaceAsync("o-rebuilt", lines: 2);
         order.RemoveLine("SKU-2");
         await fixture.OrderRepository().SaveAsync(order);
         await fixture.CaughtUpAsync(projection);
-        await using (var db = await fixture.Database.CreateContextAsync<OrdersViewDbContext>())
+        var first = await fixture.Generations.ServingAsync(projection.Name, default);
+        await using (var db = await fixture.Database.CreateContextAsync<OrdersViewDbContext>(first))
             await db.Orders.ExecuteUpdateAsync(s => s.SetProperty(o => o.Total, 0L).SetProperty(o => o.LinesJson, "[]"));
 
-        await runner.RebuildAsync(CancellationToken.None);
+        Assert.True(await fixture.Monitor.RebuildAsync(projection.Name, CancellationToken.None));
+        Assert.True(await fixture.Monitor.WaitUntilAsync(
+            async ct => (await fixture.Generations.ServingAsync(projection.Name, ct)).Generation > first.Generation, TimeSpan.FromSeconds(30), default));
         await fixture.CaughtUpAsync(projection);
 
         var view = (await fixture.OrderViewsAsync())["o-rebuilt"];

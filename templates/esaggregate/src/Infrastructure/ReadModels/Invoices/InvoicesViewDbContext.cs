@@ -9,7 +9,7 @@ public sealed class InvoicesViewDbContext(DbContextOptions<InvoicesViewDbContext
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) => modelBuilder.Entity<InvoiceView>(e =>
     {
-        e.ToTable(InvoicesViewSchema.Table);
+        e.ToTable(InvoicesViewSchema.TableName);
         e.HasKey(r => r.Id);
         e.Property(r => r.Id).HasColumnName("id").HasMaxLength(64);
         e.Property(r => r.TenantId).HasColumnName("tenant_id").HasMaxLength(64);

@@ -13,7 +13,7 @@ namespace OrdersEs.Infrastructure.ReadModels.Invoices;
 public sealed class InvoicesViewProjection(EventStoreDatabase database, EfCoreCheckpointStore checkpoints, EventSerializer serializer)
     : EfCoreProjection<InvoicesViewDbContext>(database, checkpoints)
 {
-    public const string ProjectionName = InvoicesViewSchema.Table;
+    public const string ProjectionName = InvoicesViewSchema.TableName;
 
     public override string Name => ProjectionName;
 
@@ -60,9 +60,6 @@ public sealed class InvoicesViewProjection(EventStoreDatabase database, EfCoreCh
         view.UpdatedAt = at;
         return Task.CompletedTask;
     }
-
-    protected override Task ClearAsync(InvoicesViewDbContext db, CancellationToken cancellationToken) =>
-        db.Invoices.ExecuteDeleteAsync(cancellationToken);
 
     private static void Apply(InvoiceView view, object domainEvent)
     {

@@ -1,0 +1,269 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using OrdersEs.Infrastructure.EventSourcing;
+using OrdersEs.Infrastructure.EventStore;
+using OrdersEs.Infrastructure.Persistence;
+
+namespace OrdersEs.Infrastructure.Projections;
+
+/// <summary>A projection that keeps its read model in generations and can build a new one beside the serving one.</summary>
+public interface IGenerationalProjection : IProjection
+{
+    /// <summary>The read model it keeps; null when the database hosts none of its name (then it has no generations).</summary>
+    IReadModelSchema? ReadModel { get; }
+
+    Task<ReadModelGeneration> StartBuildAsync(string reason, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ReadModelGeneration>> GenerationsAsync(CancellationToken cancellationToken);
+
+    Task<bool> SwitchAsync(ReadModelGeneration build, CancellationToken cancellationToken);
+
+    Task<int> DropRetiredAsync(TimeSpan grace, CancellationToken cancellationToken);
+
+    Task<GlobalCheckpoint> CheckpointOfAsync(ReadModelGeneration generation, CancellationToken cancellationToken);
+
+    IProjection ForGeneration(ReadModelGeneration generation);
+}
+
+/// <summary>When a build takes over and how long a retired generation is kept, bound from <c>pyfly:eventsourcing:projections</c>.</summary>
+public sealed class ReadModelBuildOptions
+{
+    public const string SwitchLagEventsKey = ProjectionHealthOptions.SectionKey + ":switch-lag-events";
+    public const string RetiredGraceKey = ProjectionHealthOptions.SectionKey + ":retired-grace";
+
+    /// <summary>A build switches in once it is at most this many events behind the store's head (0: fully caught up).</summary>
+    [ConfigurationKeyName("switch-lag-events")]
+    public int SwitchLagEvents { get; set; }
+
+    /// <summary>How long the tables of a generation that no longer serves are kept (queries begun before the switch finish on them).</summary>
+    [ConfigurationKeyName("retired-grace")]
+    public TimeSpan RetiredGrace { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How often each instance looks for builds started elsewhere (a deployment, another replica's rebuild).</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often a running build's lag is measured against the switch threshold.</summary>
+    public TimeSpan SwitchCheckInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+}
+
+/// <summary>Rejects a negative threshold or grace, naming the key.</summary>
+internal sealed class ReadModelBuildOptionsValidator : IValidateOptions<ReadModelBuildOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ReadModelBuildOptions options)
+    {
+        var errors = new List<string>();
+        if (options.SwitchLagEvents < 0)
+            errors.Add($"Configuration key '{ReadModelBuildOptions.SwitchLagEventsKey}' has the value '{options.SwitchLagEvents}'; expected 0 or a positive number of events.");
+        if (options.RetiredGrace < TimeSpan.Zero)
+            errors.Add($"Configuration key '{ReadModelBuildOptions.RetiredGraceKey}' has the value '{options.RetiredGrace}'; expected a duration of 0 or more such as 00:05:00.");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}
+
+/// <summary>What operators see of one generation: where it stands and, for a build run here, what it is failing on.</summary>
+public sealed record GenerationStatus(ReadModelGeneration Generation, GlobalCheckpoint? Checkpoint, bool BuildingHere, ProjectionFailure? Failure);
+
+/// <summary>
+/// Runs the blue/green builds of the read models (<see cref="IGenerationalProjection"/>): every instance looks for
+/// generations being built at its own version and runs each in a <see cref="ProjectionRunner"/> of its own, whose lease
+/// (the generation's name) lets one instance at a time build it. Once the build is at most
+/// <see cref="ReadModelBuildOptions.SwitchLagEvents"/> behind the store's head, the instance building it switches the read
+/// model's view to it in one transaction; the old generation is retired and its table dropped after
+/// <see cref="ReadModelBuildOptions.RetiredGrace"/>. A build that keeps failing never switches: the serving generation
+/// goes on serving. Builds write only their own tables and checkpoint: nothing reaches the outbox or the broker.
+/// </summary>
+public sealed partial class ReadModelBuilder : BackgroundService
+{
+    private readonly ProjectionMonitor _monitor;
+    private readonly IEventStore _store;
+    private readonly EventStoreSignal _signal;
+    private readonly IProjectionLease _lease;
+    private readonly IProjectionSkipStore _skips;
+    private readonly ProjectionOptions _projectionOptions;
+    private readonly ReadModelBuildOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    // The build runners' own statuses: a build is not a projection of its own in the admin view or the health check.
+    private readonly ProjectionMonitor _builds;
+    private readonly ConcurrentDictionary<string, Build> _running = new();
+    private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public ReadModelBuilder(
+        ProjectionMonitor monitor,
+        IEventStore store,
+        EventStoreSignal signal,
+        IProjectionLease lease,
+        IProjectionSkipStore skips,
+        IOptions<ReadModelBuildOptions> options,
+        ProjectionOptions? projectionOptions = null,
+        TimeProvider? timeProvider = null,
+        ILoggerFactory? loggers = null)
+    {
+        _monitor = monitor;
+        _store = store;
+        _signal = signal;
+        _lease = lease;
+        _skips = skips;
+        _options = options.Value;
+        _projectionOptions = projectionOptions ?? new ProjectionOptions();
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _loggers = loggers ?? NullLoggerFactory.Instance;
+        _logger = _loggers.CreateLogger<ReadModelBuilder>();
+        _builds = new ProjectionMonitor(_timeProvider);
+        monitor.AttachBuilder(this);
+    }
+
+    private sealed record Build(IGenerationalProjection Projection, ReadModelGeneration Generation, ProjectionRunner Runner);
+
+    /// <summary>Starts a blue/green rebuild of <paramref name="projection"/>'s read model, giving up a build under way.</summary>
+    public async Task<ReadModelGeneration> RebuildAsync(IGenerationalProjection projection, CancellationToken cancellationToken)
+    {
+        var started = await projection.StartBuildAsync("rebuild asked for by an operator", cancellationToken);
+        LogBuildStarted(projection.Name, started.Generation, started.Version, started.Reason);
+        Wake();
+        return started;
+    }
+
+    /// <summary>The generations of <paramref name="projection"/>'s read model still in use (building, serving, retired), oldest first.</summary>
+    public async Task<IReadOnlyList<GenerationStatus>> DescribeAsync(IGenerationalProjection projection, CancellationToken cancellationToken)
+    {
+        var described = new List<GenerationStatus>();
+        foreach (var generation in await projection.GenerationsAsync(cancellationToken))
+        {
+            if (generation.State is GenerationState.Abandoned or GenerationState.Dropped) continue;
+            var here = _builds.Find(generation.CheckpointName) is { Active: true } status ? status : null;
+            var checkpoint = here?.Checkpoint ?? (generation.State == GenerationState.Retired
+                ? null
+                : await projection.CheckpointOfAsync(generation, cancellationToken));
+            described.Add(new GenerationStatus(generation, checkpoint, here is not null, here?.Failure));
+        }
+        return described;
+    }
+
+    /// <summary>Whether a build of <paramref name="name"/>'s read model is under way (as last seen here).</summary>
+    public bool IsBuilding(string name) => _running.Values.Any(b => b.Projection.Name == name);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                var wake = Volatile.Read(ref _wake);
+                try
+                {
+                    foreach (var projection in Generational()) await TendAsync(projection, stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    LogTendFailed(e);
+                }
+                var wait = _running.IsEmpty ? _options.PollInterval : _options.SwitchCheckInterval;
+                try
+                {
+                    await wake.Task.WaitAsync(wait, _timeProvider, stoppingToken);
+                    Interlocked.CompareExchange(ref _wake, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), wake);
+                }
+                catch (TimeoutException)
+                {
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            foreach (var build in _running.Values) await StopAsync(build);
+            _running.Clear();
+        }
+    }
+
+    private IEnumerable<IGenerationalProjection> Generational() =>
+        _monitor.Projections.OfType<IGenerationalProjection>().Where(p => p.ReadModel is not null);
+
+    // Starts builds of this version found in the database, stops those no longer building, switches those caught up, drops old tables.
+    private async Task TendAsync(IGenerationalProjection projection, CancellationToken cancellationToken)
+    {
+        var version = projection.ReadModel!.Version;
+        var generations = await projection.GenerationsAsync(cancellationToken);
+        var building = generations.Where(g => g.State == GenerationState.Building && g.Version == version).ToArray();
+        foreach (var stale in _running.Values.Where(b => b.Projection == projection && !building.Any(g => g.Generation == b.Generation.Generation)))
+            await StopAsync(stale);
+        foreach (var generation in building.Where(g => !_running.ContainsKey(g.CheckpointName)))
+            await StartAsync(projection, generation, cancellationToken);
+        var serving = generations.SingleOrDefault(g => g.State == GenerationState.Serving);
+        _monitor.Update(projection.Name, s => s with { VersionBuilding = building.Length > 0 && serving is not null && serving.Version != version });
+
+        foreach (var build in _running.Values.Where(b => b.Projection == projection))
+        {
+            // Only the instance holding the build's lease has a current checkpoint, and switches.
+            if (_builds.Find(build.Generation.CheckpointName) is not { Active: true, Failure: null } status) continue;
+            var lag = await _store.LagAsync(status.Checkpoint, _options.SwitchLagEvents + 1, cancellationToken);
+            if (lag.Events > _options.SwitchLagEvents) continue;
+            if (await projection.SwitchAsync(build.Generation, cancellationToken))
+                LogSwitched(projection.Name, build.Generation.Generation, build.Generation.Version, lag.Events);
+            await StopAsync(build);
+            _monitor.Update(projection.Name, s => s with { VersionBuilding = false });
+            // The runner of the serving generation moves to the new one on its next batch; wake it to take the events since.
+            _signal.Notify();
+        }
+        if (await projection.DropRetiredAsync(_options.RetiredGrace, cancellationToken) is > 0 and var dropped)
+            LogDropped(projection.Name, dropped);
+    }
+
+    private async Task StartAsync(IGenerationalProjection projection, ReadModelGeneration generation, CancellationToken cancellationToken)
+    {
+        var runner = new ProjectionRunner(projection.ForGeneration(generation), _store, _signal, _lease, _builds, _projectionOptions,
+            _timeProvider, _loggers.CreateLogger<ProjectionRunner>(), new ReadModelSkips(_skips, projection.Name));
+        _running[generation.CheckpointName] = new Build(projection, generation, runner);
+        await runner.StartAsync(cancellationToken);
+        LogBuildRunning(projection.Name, generation.Generation, generation.Version);
+    }
+
+    private async Task StopAsync(Build build)
+    {
+        _running.TryRemove(build.Generation.CheckpointName, out _);
+        await build.Runner.StopAsync(CancellationToken.None);
+        build.Runner.Dispose();
+        _builds.Forget(build.Generation.CheckpointName);
+    }
+
+    private void Wake() => Volatile.Read(ref _wake).TrySetResult();
+
+    /// <summary>A build passes over the events parked for its read model, like the serving generation: they are kept under the read model's name.</summary>
+    private sealed class ReadModelSkips(IProjectionSkipStore inner, string readModel) : IProjectionSkipStore
+    {
+        public Task<IReadOnlySet<string>> LoadEventIdsAsync(string projection, CancellationToken cancellationToken) =>
+            inner.LoadEventIdsAsync(readModel, cancellationToken);
+
+        public Task<IReadOnlyList<SkippedEvent>> ListAsync(string projection, int limit, CancellationToken cancellationToken) =>
+            inner.ListAsync(readModel, limit, cancellationToken);
+
+        public Task<SkippedEvent?> FindAsync(string projection, string eventId, CancellationToken cancellationToken) =>
+            inner.FindAsync(readModel, eventId, cancellationToken);
+
+        public Task<bool> AddAsync(SkippedEvent skipped, CancellationToken cancellationToken) =>
+            inner.AddAsync(skipped with { Projection = readModel }, cancellationToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Read model {ReadModel}: generation {Generation} (version {Version}) started building: {Reason}")]
+    private partial void LogBuildStarted(string readModel, int generation, int version, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Read model {ReadModel}: building generation {Generation} (version {Version}) when this instance holds its lease")]
+    private partial void LogBuildRunning(string readModel, int generation, int version);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Read model {ReadModel}: generation {Generation} (version {Version}) serves now ({Lag} event(s) behind at the switch)")]
+    private partial void LogSwitched(string readModel, int generation, int version, long lag);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Read model {ReadModel}: dropped the tables of {Count} retired generation(s)")]
+    private partial void LogDropped(string readModel, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Looking after the read models' builds failed; trying again")]
+    private partial void LogTendFailed(Exception exception);
+}
