@@ -205,8 +205,15 @@ public abstract class EfCoreProjection<TContext> : IProjection, IGenerationalPro
     {
         public string Name => target.CheckpointName;
 
-        public Task<GlobalCheckpoint> LoadCheckpointAsync(CancellationToken cancellationToken) =>
-            owner._checkpoints.LoadAsync(target.CheckpointName, cancellationToken);
+        public async Task<GlobalCheckpoint> LoadCheckpointAsync(CancellationToken cancellationToken)
+        {
+            var generation = target.Generation!;
+            // Taken over after the build switched in or was given up (its lease passed on): write nothing until stopped.
+            if ((await owner._generations.ListAsync(owner.Name, cancellationToken))
+                .SingleOrDefault(g => g.Generation == generation.Generation) is not { State: GenerationState.Building })
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            return await owner._checkpoints.LoadAsync(target.CheckpointName, cancellationToken);
+        }
 
         public Task<GlobalCheckpoint> ApplyAsync(IReadOnlyList<StoredEventEnvelope> batch, GlobalCheckpoint from, CancellationToken cancellationToken) =>
             owner.ApplyToAsync(target, batch, from, cancellationToken);

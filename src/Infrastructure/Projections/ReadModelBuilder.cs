@@ -44,10 +44,10 @@ public sealed class ReadModelBuildOptions
     public TimeSpan RetiredGrace { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>How often each instance looks for builds started elsewhere (a deployment, another replica's rebuild).</summary>
-    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+    internal TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How often a running build's lag is measured against the switch threshold.</summary>
-    public TimeSpan SwitchCheckInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+    internal TimeSpan SwitchCheckInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 }
 
 /// <summary>Rejects a negative threshold or grace, naming the key.</summary>
