@@ -86,8 +86,8 @@ public sealed partial class ReadAtParameters
             if (TryParseRfc3339(AsOf, out var time)) asOf = time;
             else failures.Add(new ValidationFailure(AsOfName, AsOfRule));
         }
-        var given = new[] { (MinVersionName, MinVersion is not null), (AtVersionName, AtVersion is not null), (AsOfName, AsOf is not null) }
-            .Where(p => p.Item2).Select(p => p.Item1).ToArray();
+        var given = new[] { (Name: MinVersionName, Given: MinVersion is not null), (Name: AtVersionName, Given: AtVersion is not null), (Name: AsOfName, Given: AsOf is not null) }
+            .Where(p => p.Given).Select(p => p.Name).ToArray();
         if (given.Length > 1)
             failures.AddRange(given.Select(name => new ValidationFailure(name, $"Give at most one of minVersion, atVersion and asOf; this request gives {string.Join(" and ", given)}.")));
         if (failures.Count > 0) throw new ValidationException(failures);
