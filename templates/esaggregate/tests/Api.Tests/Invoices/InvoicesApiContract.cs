@@ -193,7 +193,7 @@ public abstract class InvoicesApiContract(ApiFixture fixture)
     // ---- GET /api/invoices/{id}?atVersion=N and ?asOf=time: as it was, rebuilt from its events
 
     [Fact]
-    public async Task Get_at_a_version_or_as_of_a_time_answers_the_invoice_as_it_was()
+    public async Task Get_at_a_version_or_as_of_a_time_answers_the_Invoice_as_it_was()
     {
         var client = NewTenant();
         var (id, created) = await CreateAsync(client, "First name");
@@ -218,7 +218,7 @@ public abstract class InvoicesApiContract(ApiFixture fixture)
     }
 
     [Fact]
-    public async Task Get_before_the_invoice_existed_or_of_another_tenant_is_a_404()
+    public async Task Get_before_the_Invoice_existed_or_of_another_tenant_is_a_404()
     {
         var (owner, other) = (NewTenant(), NewTenant());
         var (id, _) = await CreateAsync(owner);
