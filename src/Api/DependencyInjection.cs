@@ -31,6 +31,7 @@ public static class DependencyInjection
         });
         services.AddValidatorsFromAssemblies(serviceAssemblies, ServiceLifetime.Singleton, includeInternalTypes: true);
         services.AddSingleton(typeof(AggregateWriter<>));
+        services.AddSingleton(typeof(AggregateHistory<>));
         services.AddSingleton<AggregateEvents>();
         services.AddEndpointGroups(serviceAssemblies);
 
@@ -62,6 +63,12 @@ public static class DependencyInjection
                 operation.Parameters ??= [];
                 operation.Parameters.Add(HeaderParameter(ApiRequestContext.TenantHeader, "The tenant; a tenant sees and changes only its own data."));
                 operation.Parameters.Add(HeaderParameter(ApiRequestContext.CorrelationHeader, "Stored in the events' metadata and echoed; generated when absent."));
+                // Bound as text so that a malformed time is the API's own 400, but documented as what it is.
+                if (context.Description.ParameterDescriptions.Any(p => p.ModelMetadata?.ContainerType == typeof(ReadAtParameters)))
+                {
+                    foreach (var parameter in operation.Parameters.OfType<OpenApiParameter>().Where(p => p.Name == ReadAtParameters.AsOfName))
+                        parameter.Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "date-time" };
+                }
             }
             return Task.CompletedTask;
         }));

@@ -54,6 +54,28 @@ public abstract class ApiDatabase
     public abstract Task<string> CreateAsync();
 
     public abstract Task DropAllAsync();
+
+    /// <summary>Settings the service over these databases needs beyond the URL (none by default).</summary>
+    public virtual IReadOnlyDictionary<string, string>? Settings => null;
+}
+
+/// <summary>
+/// No database at all: events and snapshots in memory (<c>provider: memory</c>), read models in the service's private
+/// in-memory SQLite database. Nothing to create or drop.
+/// </summary>
+public sealed class MemoryDatabases : ApiDatabase
+{
+    public override Task<string?> UnavailableAsync() => Task.FromResult<string?>(null);
+
+    public override Task<string> CreateAsync() => Task.FromResult("sqlite:///:memory:");
+
+    public override Task DropAllAsync() => Task.CompletedTask;
+
+    public override IReadOnlyDictionary<string, string> Settings { get; } = new Dictionary<string, string>
+    {
+        ["pyfly:eventsourcing:store:provider"] = "memory",
+        ["pyfly:eventsourcing:snapshot:provider"] = "memory",
+    };
 }
 
 /// <summary>SQLite files in the temp folder.</summary>
@@ -137,7 +159,7 @@ public abstract class ApiFixture(ApiDatabase databases) : IAsyncLifetime
     {
         _unavailable = await Databases.UnavailableAsync();
         if (_unavailable is not null) return;
-        _factory = new ApiFactory(await Databases.CreateAsync());
+        _factory = new ApiFactory(await Databases.CreateAsync(), settings: Databases.Settings);
         _ = _factory.Server; // start the host now, outside any test's clock
     }
 
@@ -148,6 +170,8 @@ public abstract class ApiFixture(ApiDatabase databases) : IAsyncLifetime
         GC.SuppressFinalize(this);
     }
 }
+
+public sealed class MemoryApiFixture() : ApiFixture(new MemoryDatabases());
 
 public sealed class SqliteApiFixture() : ApiFixture(new SqliteDatabases());
 

@@ -28,7 +28,7 @@ public sealed class AggregateEvents(IEventStore store)
         if (id.Length > AggregateRoot.MaxIdLength) return null;
         var envelopes = await store.LoadAsync(id, 0, cancellationToken);
         if (envelopes.Count == 0 || envelopes[0].AggregateType != AggregateNames.Of<T>().Type
-            || !string.Equals(envelopes[0].TenantId, request.TenantId, StringComparison.Ordinal))
+            || !request.Owns(envelopes[0].TenantId))
             return null;
         return envelopes.Select(StoredEventResponse.From).ToArray();
     }

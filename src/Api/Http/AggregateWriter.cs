@@ -19,7 +19,7 @@ public sealed class AggregateWriter<T>(EventSourcedRepository<T> repository, Ide
     public async ValueTask<T> ChangeAsync(string id, IfMatch? ifMatch, ApiRequestContext request, Action<T> change, CancellationToken cancellationToken)
     {
         var loaded = id.Length <= AggregateRoot.MaxIdLength ? await repository.LoadWithTenantAsync(id, cancellationToken) : null;
-        if (loaded is null || !string.Equals(loaded.TenantId, request.TenantId, StringComparison.Ordinal))
+        if (loaded is null || !request.Owns(loaded.TenantId))
             throw new AggregateNotFoundException(Name, id);
         var aggregate = loaded.Aggregate;
         if (ifMatch is not null && !ifMatch.Matches(aggregate.Version))

@@ -78,7 +78,7 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
             PlainTextException text => (JsonField(text.Path), text.Message),
             JsonException json => (JsonField(json.Path), "is malformed JSON, has the wrong type or appears twice."),
             _ when BindFailure().Match(exception.Message) is { Success: true } match =>
-                (match.Groups["name"].Value, $"'{match.Groups["value"].Value}' is not a valid {FriendlyType(match.Groups["type"].Value)}."),
+                (WireName(match.Groups["name"].Value), $"'{match.Groups["value"].Value}' is not a valid {FriendlyType(match.Groups["type"].Value)}."),
             _ when exception.Message.Contains("body", StringComparison.OrdinalIgnoreCase) => ("body", "A JSON request body is required."),
             _ => ("request", "The request could not be read."),
         };

@@ -16,6 +16,12 @@ public sealed record ApiRequestContext(string? TenantId, string CorrelationId)
     private const int MaxTenantLength = 64;
     private const int MaxCorrelationLength = 128;
 
+    /// <summary>
+    /// Whether this request may see a stream whose events carry <paramref name="streamTenant"/>: only its own tenant's
+    /// (null with null). Every read and write of one aggregate asks this; another tenant's aggregate is then a 404.
+    /// </summary>
+    public bool Owns(string? streamTenant) => string.Equals(streamTenant, TenantId, StringComparison.Ordinal);
+
     /// <summary>The context stored with the events an append writes.</summary>
     public EventContext ToEventContext() => new(TenantId, CorrelationId);
 

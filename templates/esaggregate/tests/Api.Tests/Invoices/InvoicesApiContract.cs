@@ -190,6 +190,59 @@ public abstract class InvoicesApiContract(ApiFixture fixture)
         Assert.Contains("minVersion", (await (await client.GetAsync($"{Route}/x?minVersion=abc")).AssertProblemAsync(400, "validation")).ErrorFields());
     }
 
+    // ---- GET /api/invoices/{id}?atVersion=N and ?asOf=time: as it was, rebuilt from its events
+
+    [Fact]
+    public async Task Get_at_a_version_or_as_of_a_time_answers_the_Invoice_as_it_was()
+    {
+        var client = NewTenant();
+        var (id, created) = await CreateAsync(client, "First name");
+        var renamed = await client.SendAsync(ApiCalls.Post($"{Route}/{id}/rename", new { name = "Second name" }).WithIfMatch(created.Headers.ETag!.ToString()));
+        await AssertVersionAsync(renamed, id, 2);
+        await AssertVersionAsync(await client.PostAsync($"{Route}/{id}/close", null), id, 3);
+        var times = (await (await client.GetAsync($"{Route}/{id}/events")).JsonAsync()).EnumerateArray()
+            .Select(e => e.GetProperty("occurredAt").GetString()!).ToArray();
+
+        var first = await AssertHistoricalAsync(await client.GetAsync($"{Route}/{id}?atVersion=1"), 1);
+        Assert.Equal((id, "First name", "Open"), (first.GetProperty("id").GetString(), first.GetProperty("name").GetString(), first.GetProperty("status").GetString()));
+        Assert.Equal(DateTimeOffset.Parse(times[0], System.Globalization.CultureInfo.InvariantCulture), first.GetProperty("createdAt").GetDateTimeOffset());
+        Assert.Equal(first.GetProperty("createdAt").GetDateTimeOffset(), first.GetProperty("updatedAt").GetDateTimeOffset());
+
+        var second = await AssertHistoricalAsync(await client.GetAsync($"{Route}/{id}?asOf={Uri.EscapeDataString(times[1])}"), 2);
+        Assert.Equal(("Second name", "Open"), (second.GetProperty("name").GetString(), second.GetProperty("status").GetString()));
+        Assert.Equal(DateTimeOffset.Parse(times[1], System.Globalization.CultureInfo.InvariantCulture), second.GetProperty("updatedAt").GetDateTimeOffset());
+
+        var latest = await AssertHistoricalAsync(await client.GetAsync($"{Route}/{id}?atVersion=50"), 3);
+        Assert.Equal("Closed", latest.GetProperty("status").GetString());
+        await AssertHistoricalAsync(await client.GetAsync($"{Route}/{id}?asOf=2999-01-01T02:00:00%2B02:00"), 3);
+    }
+
+    [Fact]
+    public async Task Get_before_the_Invoice_existed_or_of_another_tenant_is_a_404()
+    {
+        var (owner, other) = (NewTenant(), NewTenant());
+        var (id, _) = await CreateAsync(owner);
+
+        await (await owner.GetAsync($"{Route}/{id}?asOf=2000-01-01T00:00:00Z")).AssertProblemAsync(404, "not-found");
+        await (await owner.GetAsync($"{Route}/inv_unknown?atVersion=1")).AssertProblemAsync(404, "not-found");
+        await (await other.GetAsync($"{Route}/{id}?atVersion=1")).AssertProblemAsync(404, "not-found");
+        await (await other.GetAsync($"{Route}/{id}?asOf=2999-01-01T00:00:00Z")).AssertProblemAsync(404, "not-found");
+        await AssertHistoricalAsync(await owner.GetAsync($"{Route}/{id}?atVersion=1"), 1);
+    }
+
+    [Theory]
+    [InlineData("atVersion=0", new[] { "atVersion" })]
+    [InlineData("atVersion=abc", new[] { "atVersion" })]
+    [InlineData("asOf=yesterday", new[] { "asOf" })]
+    [InlineData("asOf=2026-12-07T10:00:00", new[] { "asOf" })]
+    [InlineData("atVersion=1&asOf=2026-12-07T10:00:00Z", new[] { "asOf", "atVersion" })]
+    [InlineData("minVersion=1&atVersion=1", new[] { "atVersion", "minVersion" })]
+    public async Task Get_with_a_bad_or_a_second_point_in_time_is_a_400_naming_each(string query, string[] fields)
+    {
+        var response = await NewTenant().GetAsync($"{Route}/inv_any?{query}");
+        Assert.Equal(fields, (await response.AssertProblemAsync(400, "validation")).ErrorFields().Order());
+    }
+
     [Fact]
     public async Task List_filters_by_status_and_pages_newest_first()
     {
@@ -330,6 +383,17 @@ public abstract class InvoicesApiContract(ApiFixture fixture)
         return ((await response.JsonAsync()).GetProperty("id").GetString()!, response);
     }
 
+    /// <summary>A historical answer: 200, the version it stopped at in the body and the ETag, not kept by shared caches.</summary>
+    private static async Task<JsonElement> AssertHistoricalAsync(HttpResponseMessage response, int version)
+    {
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal($"\"{version}\"", response.Headers.ETag?.ToString());
+        Assert.True(response.Headers.CacheControl is { Private: true, NoCache: true }, $"Cache-Control: {response.Headers.CacheControl}");
+        var body = await response.JsonAsync();
+        Assert.Equal(version, body.GetProperty("version").GetInt32());
+        return body;
+    }
+
     private static async Task AssertVersionAsync(HttpResponseMessage response, string id, int version)
     {
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -339,6 +403,8 @@ public abstract class InvoicesApiContract(ApiFixture fixture)
         Assert.Equal(version, body.GetProperty("version").GetInt32());
     }
 }
+
+public sealed class MemoryInvoicesApiTests(MemoryApiFixture fixture) : InvoicesApiContract(fixture), IClassFixture<MemoryApiFixture>;
 
 public sealed class SqliteInvoicesApiTests(SqliteApiFixture fixture) : InvoicesApiContract(fixture), IClassFixture<SqliteApiFixture>;
 
