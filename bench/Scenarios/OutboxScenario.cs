@@ -152,6 +152,9 @@ public static class OutboxScenario
             if (Interlocked.Add(ref _delivered, ids.Count) >= expected) _allDelivered.TrySetResult();
         }
 
+        public Task<int> RenewClaimsAsync(string owner, IReadOnlyCollection<long> ids, TimeSpan lease, CancellationToken cancellationToken) =>
+            inner.RenewClaimsAsync(owner, ids, lease, cancellationToken);
+
         public Task RetryLaterAsync(string owner, long id, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>
             inner.RetryLaterAsync(owner, id, error, nextAttemptAt, cancellationToken);
 
