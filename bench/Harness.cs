@@ -12,8 +12,32 @@ public interface IContender : IAsyncDisposable
     Task<double> MeasureAsync();
 }
 
-/// <summary>A measured figure of one contender: the median of its repetitions and its ratio to the baseline's median.</summary>
-public sealed record Figure(string Scenario, string Contender, string Unit, double Median, double[] Runs, double RatioToBaseline, bool HigherIsBetter);
+/// <summary>
+/// A measured figure of one contender: the median of its rounds (one value each), their spread, and the median's ratio to
+/// the baseline's median. Verdicts read the median only; a spread over <see cref="NoisyAbove"/> marks the figure noisy.
+/// </summary>
+public sealed record Figure(string Scenario, string Contender, string Unit, double Median, double[] Runs, double RatioToBaseline, bool HigherIsBetter)
+{
+    /// <summary>Max/min of the rounds above which a figure is marked noisy: on shared cores, a spread that wide says the run says little.</summary>
+    public const double NoisyAbove = 1.5;
+
+    public double Min => Runs.Length == 0 ? double.NaN : Runs.Min();
+
+    public double Max => Runs.Length == 0 ? double.NaN : Runs.Max();
+
+    /// <summary>Max/min of the rounds; 1 for a single round (nothing to compare), infinity when a round measured 0.</summary>
+    public double Spread => Runs.Length < 2 ? 1 : Min > 0 ? Max / Min : Max > 0 ? double.PositiveInfinity : 1;
+
+    public bool Noisy => Spread > NoisyAbove;
+
+    /// <summary>A figure from its rounds: their median, ratio 1 (a scenario without a baseline).</summary>
+    public static Figure OfRounds(string scenario, string contender, string unit, IReadOnlyList<double> rounds, bool higherIsBetter) =>
+        new(scenario, contender, unit, Comparison.Median(rounds), rounds.ToArray(), 1, higherIsBetter);
+
+    /// <summary>One console line: median, min-max over the rounds, and the noisy mark.</summary>
+    public string Describe() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{Median,12:N1} {Unit,-10} (min {Min:N1}, max {Max:N1}, {Runs.Length} rounds{(Noisy ? ", NOISY" : "")})");
+}
 
 /// <summary>
 /// Runs contenders of one scenario alternately (the start rotates each round, so drift and noise hit all of them
@@ -46,12 +70,13 @@ public static class Comparison
             return new Figure(scenario, c.Name, unit, median, runs[c.Name].ToArray(), median / baseline, higherIsBetter);
         }).ToArray();
         foreach (var figure in figures)
-            Console.WriteLine($"  {scenario,-44} {figure.Contender,-28} {figure.Median,14:N1} {unit,-10} x{figure.RatioToBaseline:0.00} of {contenders[0].Name}");
+            Console.WriteLine($"  {scenario,-44} {figure.Contender,-28} {figure.Describe()} x{figure.RatioToBaseline:0.00} of {contenders[0].Name}");
         return figures;
     }
 
     public static double Median(IReadOnlyList<double> values)
     {
+        if (values.Count == 0) return double.NaN;
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }

@@ -32,8 +32,12 @@ await using (var databases = new BenchDatabase(server))
         figures.AddRange(await AppendScenario.RunAsync(databases, 8, 10, sizes.CommitsPerWriter / 4, sizes.Rounds));
     }
     if (Runs("load")) figures.AddRange(await LoadScenario.RunAsync(databases, sizes.LoadSizes, sizes.LoadsPerRun, sizes.Rounds));
-    if (Runs("catch-up")) figures.Add(await ProjectionScenarios.CatchUpAsync(databases, sizes.CatchUpEvents, Math.Min(sizes.Rounds, 3)));
-    if (Runs("freshness")) figures.AddRange(await ProjectionScenarios.FreshnessAsync(databases, 500, sizes.FreshnessDuration));
+    if (Runs("catch-up")) figures.Add(await ProjectionScenarios.CatchUpAsync(databases, sizes.CatchUpEvents, sizes.Rounds));
+    if (Runs("freshness"))
+    {
+        foreach (var rate in ProjectionScenarios.FreshnessRates)
+            figures.AddRange(await ProjectionScenarios.FreshnessAsync(databases, rate, sizes.FreshnessDuration, sizes.Rounds));
+    }
     if (Runs("outbox"))
     {
         var broker = Environment.GetEnvironmentVariable("ORDERSES_TEST_RABBITMQ_URL");
@@ -44,13 +48,13 @@ await using (var databases = new BenchDatabase(server))
         else
         {
             figures.AddRange(await OutboxScenario.ThroughputAsync(databases, new Uri(broker), sizes.OutboxMessages, sizes.Rounds));
-            figures.AddRange(await OutboxScenario.LagAsync(databases, new Uri(broker), 1_000, sizes.OutboxLagDuration));
+            figures.AddRange(await OutboxScenario.LagAsync(databases, new Uri(broker), 1_000, sizes.OutboxLagDuration, sizes.Rounds));
         }
     }
     if (Runs("http")) figures.AddRange(await HttpScenario.RunAsync(databases, sizes.HttpDuration, sizes.Rounds));
 }
 
-Goals.Print(figures, full);
+Goals.Print(figures, full, sizes.Rounds);
 if (full)
 {
     Report.Write(figures, "docs/benchmarks.md", "docs/append-throughput.png");
@@ -58,13 +62,13 @@ if (full)
 }
 return 0;
 
-/// <summary>How big each scenario is in quick and full mode.</summary>
+/// <summary>How big each scenario is in quick and full mode; every scenario runs <c>Rounds</c> counted rounds per contender.</summary>
 internal sealed record BenchSizes(
     int Rounds, int CommitsPerWriter, int[] LoadSizes, int LoadsPerRun, int CatchUpEvents, TimeSpan FreshnessDuration,
     int OutboxMessages, TimeSpan OutboxLagDuration, TimeSpan HttpDuration)
 {
     public static readonly BenchSizes Quick = new(1, 20, [10, 100], 5, 2_000, TimeSpan.FromSeconds(2),
         500, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1.5));
-    public static readonly BenchSizes Full = new(5, 1000, [10, 100, 1_000, 10_000], 50, 100_000, TimeSpan.FromSeconds(20),
-        50_000, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
+    public static readonly BenchSizes Full = new(7, 1000, [10, 100, 1_000, 10_000], 50, 100_000, TimeSpan.FromSeconds(5),
+        50_000, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10));
 }

@@ -47,7 +47,7 @@ public static class HttpScenario
             new BareEndpoint(databases, duration), service, withoutDispatcher));
         var memory = new Figure(MemoryScenario, PeakRssName, "MB", service.PeakRssMb, [service.PeakRssMb], 1, false);
         var current = new Figure(memory.Scenario, "RSS at the end (VmRSS)", "MB", service.FinalRssMb, [service.FinalRssMb], 1, false);
-        foreach (var f in new[] { memory, current }) Console.WriteLine($"  {f.Scenario,-44} {f.Contender,-28} {f.Median,14:N1} {f.Unit}");
+        foreach (var f in new[] { memory, current }) Console.WriteLine($"  {f.Scenario,-44} {f.Contender,-28} {f.Describe()}");
         figures.Add(memory);
         figures.Add(current);
         return figures;

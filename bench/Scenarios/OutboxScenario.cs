@@ -152,6 +152,9 @@ public static class OutboxScenario
             if (Interlocked.Add(ref _delivered, ids.Count) >= expected) _allDelivered.TrySetResult();
         }
 
+        public Task<int> RenewClaimsAsync(string owner, IReadOnlyCollection<long> ids, TimeSpan lease, CancellationToken cancellationToken) =>
+            inner.RenewClaimsAsync(owner, ids, lease, cancellationToken);
+
         public Task RetryLaterAsync(string owner, long id, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>
             inner.RetryLaterAsync(owner, id, error, nextAttemptAt, cancellationToken);
 
@@ -297,18 +300,17 @@ public static class OutboxScenario
     /// Appends one event per commit at <paramref name="eventsPerSecond"/> for <paramref name="duration"/> while the
     /// dispatcher runs; a consumer of a queue bound to the exchange records each message's receive time. Lag is receive
     /// time minus the event's <c>occurred_at</c> (taken before the append's round trip); its part after the append
-    /// returned (commit -> consumer) is reported too. A warm-up of 50 events (connections, JIT) is not counted.
+    /// returned (commit -> consumer) is reported too. An uncounted warm-up round (connections, JIT), then
+    /// <paramref name="rounds"/> rounds with the same dispatcher; each figure is the median of the rounds' percentiles.
     /// </summary>
-    public static async Task<IReadOnlyList<Figure>> LagAsync(BenchDatabase databases, Uri broker, int eventsPerSecond, TimeSpan duration)
+    public static async Task<IReadOnlyList<Figure>> LagAsync(BenchDatabase databases, Uri broker, int eventsPerSecond, TimeSpan duration, int rounds)
     {
-        const int warmUp = 50;
         await using var rig = new Rig(databases, broker, "outbox_lag");
         await rig.SetupAsync();
         var total = (int)(duration.TotalSeconds * eventsPerSecond);
         var receivedAt = new ConcurrentDictionary<string, (DateTimeOffset Occurred, DateTimeOffset Received)>();
-        var committedAt = new ConcurrentDictionary<string, DateTimeOffset>();
         var received = 0;
-        var warmedUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var expected = int.MaxValue;
         var allReceived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var consuming = await rig.Connection.CreateChannelAsync();
         var consumer = new AsyncEventingBasicConsumer(consuming);
@@ -318,9 +320,7 @@ public static class OutboxScenario
             var headers = delivery.BasicProperties.Headers!;
             var occurredAt = DateTimeOffset.Parse(Encoding.UTF8.GetString((byte[])headers["occurred_at"]!), CultureInfo.InvariantCulture);
             receivedAt[Encoding.UTF8.GetString((byte[])headers["event_id"]!)] = (occurredAt, now);
-            var count = Interlocked.Increment(ref received);
-            if (count == warmUp) warmedUp.TrySetResult();
-            if (count == warmUp + total) allReceived.TrySetResult();
+            if (Interlocked.Increment(ref received) == Volatile.Read(ref expected)) allReceived.TrySetResult();
             return Task.CompletedTask;
         };
         await consuming.BasicConsumeAsync(rig.Queue, autoAck: true, consumer);
@@ -328,40 +328,54 @@ public static class OutboxScenario
         await using var publisher = new RabbitMqEventPublisher(new RabbitMqOptions { Url = broker, ClientName = "OrdersEs.Bench lag" });
         using var dispatcher = new OutboxDispatcher(new EfCoreOutboxStore(rig.Database), new EventSourcingPublisher(publisher, rig.Exchange), rig.Signal);
         await dispatcher.StartAsync(CancellationToken.None);
-        for (var i = 0; i < warmUp; i++) await rig.Store.AppendAsync($"warm-{i}", "Tally", BenchKernel.Items($"warm-{i}", 1, 0), 0);
-        await warmedUp.Task.WaitAsync(TimeSpan.FromSeconds(60));
-        receivedAt.Clear();
 
-        var interval = TimeSpan.FromSeconds(1.0 / eventsPerSecond);
-        var clock = Stopwatch.StartNew();
-        var appends = new List<Task>(total);
-        for (var i = 0; i < total; i++)
+        var p50 = new List<double>();
+        var p99 = new List<double>();
+        var p99AfterCommit = new List<double>();
+        var achieved = new List<double>();
+        for (var round = -1; round < rounds; round++)
         {
-            var due = interval * i;
-            if (clock.Elapsed < due) await Task.Delay(due - clock.Elapsed);
-            var id = $"lag-{i}";
-            appends.Add(Task.Run(async () =>
+            receivedAt.Clear();
+            var committedAt = new ConcurrentDictionary<string, DateTimeOffset>();
+            allReceived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref received, 0);
+            Volatile.Write(ref expected, total);
+            var interval = TimeSpan.FromSeconds(1.0 / eventsPerSecond);
+            var clock = Stopwatch.StartNew();
+            var appends = new List<Task>(total);
+            for (var i = 0; i < total; i++)
             {
-                var stored = await rig.Store.AppendAsync(id, "Tally", BenchKernel.Items(id, 1, 0), 0);
-                committedAt[stored[0].EventId] = DateTimeOffset.UtcNow;
-            }));
+                var due = interval * i;
+                if (clock.Elapsed < due) await Task.Delay(due - clock.Elapsed);
+                var id = $"lag-{round + 1}-{i}";
+                appends.Add(Task.Run(async () =>
+                {
+                    var stored = await rig.Store.AppendAsync(id, "Tally", BenchKernel.Items(id, 1, 0), 0);
+                    committedAt[stored[0].EventId] = DateTimeOffset.UtcNow;
+                }));
+            }
+            await Task.WhenAll(appends);
+            var rate = total / clock.Elapsed.TotalSeconds;
+            await allReceived.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            if (round < 0) continue;
+            var lags = receivedAt.Values.Select(r => (r.Received - r.Occurred).TotalMilliseconds).ToArray();
+            var afterCommit = receivedAt.Where(r => committedAt.ContainsKey(r.Key))
+                .Select(r => Math.Max(0, (r.Value.Received - committedAt[r.Key]).TotalMilliseconds)).ToArray();
+            achieved.Add(rate);
+            p50.Add(Comparison.Percentile(lags, 50));
+            p99.Add(Comparison.Percentile(lags, 99));
+            p99AfterCommit.Add(Comparison.Percentile(afterCommit, 99));
         }
-        await Task.WhenAll(appends);
-        var achieved = total / clock.Elapsed.TotalSeconds;
-        await allReceived.Task.WaitAsync(TimeSpan.FromSeconds(60));
         await dispatcher.StopAsync(CancellationToken.None);
 
-        var lags = receivedAt.Values.Select(r => (r.Received - r.Occurred).TotalMilliseconds).ToArray();
-        var afterCommit = receivedAt.Where(r => committedAt.ContainsKey(r.Key))
-            .Select(r => Math.Max(0, (r.Value.Received - committedAt[r.Key]).TotalMilliseconds)).ToArray();
-        var scenario = $"{LagPrefix}, {eventsPerSecond:N0}/s asked, {achieved:N0}/s appended";
+        var scenario = $"{LagPrefix}, {eventsPerSecond:N0}/s asked, {Comparison.Median(achieved):N0}/s appended";
         var figures = new[]
         {
-            new Figure(scenario, "p50 append -> consumer", "ms", Comparison.Percentile(lags, 50), lags, 1, false),
-            new Figure(scenario, LagP99Name, "ms", Comparison.Percentile(lags, 99), lags, 1, false),
-            new Figure(scenario, "p99 commit -> consumer", "ms", Comparison.Percentile(afterCommit, 99), afterCommit, 1, false),
+            Figure.OfRounds(scenario, "p50 append -> consumer", "ms", p50, higherIsBetter: false),
+            Figure.OfRounds(scenario, LagP99Name, "ms", p99, higherIsBetter: false),
+            Figure.OfRounds(scenario, "p99 commit -> consumer", "ms", p99AfterCommit, higherIsBetter: false),
         };
-        foreach (var f in figures) Console.WriteLine($"  {f.Scenario,-44} {f.Contender,-28} {f.Median,14:N1} {f.Unit}");
+        foreach (var f in figures) Console.WriteLine($"  {f.Scenario,-44} {f.Contender,-28} {f.Describe()}");
         return figures;
     }
 }

@@ -170,6 +170,12 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
         return messages;
     }
 
+    // Only claims still this owner's: once a lease ran out and another instance took the message, it is theirs.
+    public Task<int> RenewClaimsAsync(string owner, IReadOnlyCollection<long> ids, TimeSpan lease, CancellationToken cancellationToken) =>
+        ids.Count == 0 ? Task.FromResult(0) : ExecuteAsync("renew outbox claims",
+            $"UPDATE orderses_outbox SET claimed_until = @until WHERE claimed_by = @owner AND delivered_at IS NULL AND {IdsCondition}",
+            c => AddAll(c, [Time("until", _time.GetUtcNow() + lease), Parameter(c, "owner", owner), IdsParameter(c, ids)]), cancellationToken);
+
     public Task MarkDeliveredAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
         ids.Count == 0 ? Task.CompletedTask : ExecuteAsync("mark outbox messages delivered", $"""
             UPDATE orderses_outbox SET delivered_at = @now, claimed_by = NULL, claimed_until = NULL, last_error = NULL

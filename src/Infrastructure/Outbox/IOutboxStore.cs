@@ -21,6 +21,12 @@ public interface IOutboxStore
     /// </summary>
     Task<IReadOnlyList<OutboxMessage>> ClaimAsync(string owner, int batchSize, TimeSpan lease, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Extends <paramref name="owner"/>'s claims on <paramref name="ids"/> to <paramref name="lease"/> from now, while the
+    /// dispatcher that took them is still working on them; returns how many it still held (undelivered and not taken over).
+    /// </summary>
+    Task<int> RenewClaimsAsync(string owner, IReadOnlyCollection<long> ids, TimeSpan lease, CancellationToken cancellationToken);
+
     /// <summary>Marks messages delivered (whoever claims them now: a delivery is a fact).</summary>
     Task MarkDeliveredAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken);
 

@@ -60,6 +60,22 @@ public sealed class InMemoryOutbox(TimeProvider? timeProvider = null) : IOutboxS
         return Task.FromResult<IReadOnlyList<OutboxMessage>>(claimed);
     }
 
+    public Task<int> RenewClaimsAsync(string owner, IReadOnlyCollection<long> ids, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var until = _time.GetUtcNow() + lease;
+        var renewed = 0;
+        lock (_gate)
+        {
+            foreach (var id in ids)
+            {
+                if (!_undelivered.TryGetValue(id, out var entry) || entry.ClaimedBy != owner) continue;
+                entry.ClaimedUntil = until;
+                renewed++;
+            }
+        }
+        return Task.FromResult(renewed);
+    }
+
     public Task MarkDeliveredAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();

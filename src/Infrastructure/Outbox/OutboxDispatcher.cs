@@ -21,8 +21,11 @@ namespace OrdersEs.Infrastructure.Outbox;
 /// aggregates keep flowing.</para>
 /// <para>When the database fails, or a publish fails and the bus probe says the broker is unreachable, no attempt is
 /// counted: the claims are given back and the whole dispatcher backs off exponentially, logging once per step, until
-/// a round succeeds. A crash between publishing and marking delivered leaves the claim to expire; the message is then
-/// published again (consumers de-duplicate by message id, the event id).</para>
+/// a round succeeds.</para>
+/// <para>Claims are short (<see cref="OutboxOptions.ClaimLease"/>) and renewed while their round runs, so a dead replica's
+/// messages are taken over within a lease and a live one keeps its batch however long it takes. A crash between publishing
+/// and marking delivered leaves the claim to expire; the message is then published again (consumers de-duplicate by
+/// message id, the event id).</para>
 /// </remarks>
 public sealed partial class OutboxDispatcher : BackgroundService
 {
@@ -36,6 +39,8 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private DateTimeOffset _nextPrune = DateTimeOffset.MinValue;
     // The soonest retry this dispatcher scheduled: it sleeps no longer than that, so retries keep their delays.
     private DateTimeOffset? _earliestRetry;
+    // Set once the current round starts settling: from then on its claims go away one by one, and a renewal finding none is expected.
+    private volatile bool _settling;
 
     /// <param name="bus">Asked after a failed publish: unreachable means the broker is down, so the failure is not the message's fault.</param>
     public OutboxDispatcher(
@@ -132,6 +137,52 @@ public sealed partial class OutboxDispatcher : BackgroundService
         var batch = await _store.ClaimAsync(Owner, _options.BatchSize, _options.ClaimLease, stoppingToken);
         if (batch.Count == 0) return 0;
         using var work = WorkScope.ForEvents(_logger, RoundWork, batch.Select(m => m.Envelope).OfType<StoredEventEnvelope>().ToArray());
+        // The lease is short so a dead replica's claims are taken over soon; while this one lives, it keeps them until settled.
+        using var renewing = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        _settling = false;
+        var renewal = RenewClaimsAsync(batch.Select(m => m.Id).ToArray(), renewing.Token);
+        try
+        {
+            return await DeliverAsync(batch, stoppingToken);
+        }
+        finally
+        {
+            await renewing.CancelAsync();
+            await renewal;
+        }
+    }
+
+    /// <summary>Renews the round's claims every <see cref="OutboxOptions.ClaimRenewInterval"/> until cancelled; never throws.</summary>
+    private async Task RenewClaimsAsync(long[] ids, CancellationToken cancellationToken)
+    {
+        var warned = false;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.ClaimRenewInterval, _time, cancellationToken);
+                var renewed = await _store.RenewClaimsAsync(Owner, ids, _options.ClaimLease, cancellationToken);
+                // None while the round still publishes means the lease ran out before this renewal (a long pause).
+                if (renewed == 0 && !warned && !_settling)
+                {
+                    warned = true;
+                    LogClaimsLost(ids.Length, _options.ClaimLease);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // The round's own settling reports a database outage; a claim that lapses is delivered again by another replica.
+                LogRenewalFailed(e, e.Message);
+            }
+        }
+    }
+
+    private async Task<int> DeliverAsync(IReadOnlyList<OutboxMessage> batch, CancellationToken stoppingToken)
+    {
 
         var round = new Round(_busReachable);
         var groups = batch.GroupBy(m => m.AggregateId, StringComparer.Ordinal).Select(g => g.OrderBy(m => m.Sequence).ToArray());
@@ -150,6 +201,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
         }
 
         // Settling must survive a stop request: an unrecorded delivery is published again, an unreleased claim waits out its lease.
+        _settling = true;
         using var settling = new CancellationTokenSource(TimeSpan.FromSeconds(10), _time);
         var token = settling.Token;
         if (!round.Delivered.IsEmpty) await _store.MarkDeliveredAsync(round.Delivered.ToArray(), token);
@@ -293,6 +345,12 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Event {EventId} ({AggregateId} #{Sequence}) moved to the outbox dead letters after {Attempts} attempts")]
     private partial void LogDeadLettered(Exception? exception, string eventId, string aggregateId, int sequence, int attempts);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox claims of a round ({Count} messages) had run out before renewal (lease {Lease}): another instance may deliver them too")]
+    private partial void LogClaimsLost(int count, TimeSpan lease);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Renewing outbox claims failed: {Reason}")]
+    private partial void LogRenewalFailed(Exception exception, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Pruned {Count} delivered outbox messages")]
     private partial void LogPruned(int count);

@@ -16,8 +16,14 @@ public sealed class OutboxOptions
     /// <summary>Aggregates published at once within a batch (each aggregate's messages go one after the other).</summary>
     public int MaxConcurrentPublishes { get; set; } = 64;
 
-    /// <summary>How long a claim holds; after it, another instance may take the message (a crashed dispatcher's rows). Must outlast a batch.</summary>
-    public TimeSpan ClaimLease { get; set; } = TimeSpan.FromSeconds(60);
+    /// <summary>
+    /// How long a claim holds unless renewed; after it, another instance may take the message (a crashed dispatcher's rows).
+    /// A live dispatcher renews its claims every <see cref="ClaimRenewInterval"/> until it settles them, so a batch may take longer.
+    /// </summary>
+    public TimeSpan ClaimLease { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often a dispatcher renews the claims of the batch it is delivering; shorter than <see cref="ClaimLease"/>.</summary>
+    public TimeSpan ClaimRenewInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>The longest the dispatcher sleeps without a wake-up signal before it looks for messages anyway.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
@@ -45,6 +51,9 @@ internal sealed class OutboxOptionsValidator : IValidateOptions<OutboxOptions>
         if (options.BatchSize < 1) failures.Add(Failure(nameof(options.BatchSize), options.BatchSize, "at least 1"));
         if (options.MaxConcurrentPublishes < 1) failures.Add(Failure(nameof(options.MaxConcurrentPublishes), options.MaxConcurrentPublishes, "at least 1"));
         Positive(nameof(options.ClaimLease), options.ClaimLease);
+        Positive(nameof(options.ClaimRenewInterval), options.ClaimRenewInterval);
+        if (options.ClaimRenewInterval >= options.ClaimLease)
+            failures.Add(Failure(nameof(options.ClaimRenewInterval), options.ClaimRenewInterval, $"less than {nameof(options.ClaimLease)} ({options.ClaimLease})"));
         Positive(nameof(options.PollInterval), options.PollInterval);
         Positive(nameof(options.InitialRetryDelay), options.InitialRetryDelay);
         Positive(nameof(options.Retention), options.Retention);

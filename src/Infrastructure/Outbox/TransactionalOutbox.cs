@@ -39,6 +39,7 @@ public sealed class TransactionalOutbox : IAsyncDisposable
                 BatchSize = settings.BatchSize,
                 MaxConcurrentPublishes = settings.MaxConcurrentPublishes,
                 ClaimLease = settings.ClaimLease,
+                ClaimRenewInterval = settings.ClaimRenewInterval,
                 PollInterval = settings.PollInterval,
                 InitialRetryDelay = settings.InitialRetryDelay,
                 MaxRetryDelay = settings.MaxRetryDelay,

@@ -238,6 +238,17 @@ public class AddEventSourcingTests
         Assert.Contains("'pyfly:eventsourcing:outbox:MaxAttempts'", error.Message);
     }
 
+    [Fact]
+    public void Outbox_claim_renewal_not_shorter_than_the_lease_stops_start_up_naming_the_key()
+    {
+        var provider = Provider((Enabled, "true"), ("pyfly:eventsourcing:outbox:ClaimLease", "00:00:05"),
+            ("pyfly:eventsourcing:outbox:ClaimRenewInterval", "00:00:05"));
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains("'pyfly:eventsourcing:outbox:ClaimRenewInterval'", error.Message);
+        Assert.Contains("less than ClaimLease", error.Message);
+    }
+
     [Theory]
     [InlineData(StoreProviderKey)]
     [InlineData(SnapshotProviderKey)]

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.Messaging;
 using OrdersEs.Infrastructure.Outbox;
@@ -15,7 +16,8 @@ public abstract class OutboxContract : OwnsResources
     /// <summary>A fresh store and its outbox; <c>AnotherInstance</c> opens the same outbox as a second service instance would.</summary>
     protected sealed record Setup(IEventStore Events, IOutboxStore Outbox, IOutboxMonitor Monitor, EventStoreSignal Signal, Func<IOutboxStore> AnotherInstance);
 
-    protected abstract Task<Setup> CreateAsync();
+    /// <param name="time">The stores' clock (claims, leases, retries); the system clock when null.</param>
+    protected abstract Task<Setup> CreateAsync(TimeProvider? time = null);
 
     protected static string NewId(string prefix = "agg") => prefix + "-" + Guid.NewGuid().ToString("N")[..12];
 
@@ -215,6 +217,77 @@ public abstract class OutboxContract : OwnsResources
     }
 
     [Fact]
+    public async Task Claim_not_renewed_is_taken_over_by_another_instance_after_its_lease()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var setup = await CreateAsync(time);
+        await setup.Events.AppendAsync(NewId(), "Counter", Things(2), 0);
+        var lease = TimeSpan.FromSeconds(5);
+        var dead = await setup.Outbox.ClaimAsync("dead-replica", 10, lease, CancellationToken.None);
+        Assert.Equal(2, dead.Count);
+        var other = setup.AnotherInstance();
+
+        Assert.Empty(await other.ClaimAsync("live-replica", 10, lease, CancellationToken.None));
+        time.Advance(lease - TimeSpan.FromMilliseconds(100));
+        Assert.Empty(await other.ClaimAsync("live-replica", 10, lease, CancellationToken.None));
+        time.Advance(TimeSpan.FromMilliseconds(200));
+        var takenOver = await other.ClaimAsync("live-replica", 10, lease, CancellationToken.None);
+
+        Assert.Equal(dead.Select(m => m.Id), takenOver.Select(m => m.Id));
+        // The dead replica's claim is gone: if it came back it could renew nothing.
+        Assert.Equal(0, await setup.Outbox.RenewClaimsAsync("dead-replica", dead.Select(m => m.Id).ToArray(), lease, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Renewed_claim_is_not_taken_over_until_its_renewed_lease_ends()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var setup = await CreateAsync(time);
+        await setup.Events.AppendAsync(NewId(), "Counter", Things(2), 0);
+        var lease = TimeSpan.FromSeconds(5);
+        var ids = (await setup.Outbox.ClaimAsync("owner", 10, lease, CancellationToken.None)).Select(m => m.Id).ToArray();
+        var other = setup.AnotherInstance();
+
+        time.Advance(TimeSpan.FromSeconds(4));
+        Assert.Equal(2, await setup.Outbox.RenewClaimsAsync("owner", ids, lease, CancellationToken.None));
+        time.Advance(TimeSpan.FromSeconds(4));
+        // 8 s after the claim, past its first lease: still held, renewed at 4 s until 9 s.
+        Assert.Empty(await other.ClaimAsync("other", 10, lease, CancellationToken.None));
+        Assert.Equal(new OutboxCounts(0, 2, 0), await setup.Monitor.GetCountsAsync());
+        // Only the owner renews: another instance's renewal of the same ids changes nothing.
+        Assert.Equal(0, await other.RenewClaimsAsync("other", ids, lease, CancellationToken.None));
+        time.Advance(TimeSpan.FromSeconds(1.1));
+
+        Assert.Equal(ids, (await other.ClaimAsync("other", 10, lease, CancellationToken.None)).Select(m => m.Id));
+    }
+
+    [Fact]
+    public async Task Dispatcher_keeps_its_claims_while_a_publish_outlasts_the_lease_and_delivers_once()
+    {
+        var setup = await CreateAsync();
+        var stored = await setup.Events.AppendAsync(NewId(), "Counter", Things(2), 0);
+        var bus = new GatedPublisher();
+        var options = FastOptions();
+        // Renewed eight times a lease: a renewal late by most of a lease on a loaded machine still holds the claims.
+        options.ClaimLease = TimeSpan.FromSeconds(2);
+        options.ClaimRenewInterval = TimeSpan.FromMilliseconds(250);
+        await StartAsync(setup, bus, options);
+        await bus.FirstPublishStarted;
+
+        // Two leases long the first publish hangs; the batch stays claimed the whole time.
+        var other = setup.AnotherInstance();
+        for (var i = 0; i < 8; i++)
+        {
+            await Task.Delay(500);
+            Assert.Empty(await other.ClaimAsync("other", 10, options.ClaimLease, CancellationToken.None));
+        }
+        bus.Release();
+
+        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 0), "an empty outbox");
+        Assert.Equal(stored.Select(e => e.EventId), bus.Published);
+    }
+
+    [Fact]
     public async Task Two_dispatchers_on_one_outbox_never_deliver_a_message_twice_and_keep_aggregate_order()
     {
         var setup = await CreateAsync();
@@ -264,6 +337,27 @@ public abstract class OutboxContract : OwnsResources
         Assert.Equal(0, await setup.Outbox.PruneDeliveredAsync(DateTimeOffset.UtcNow.AddMinutes(1), CancellationToken.None));
     }
 
+    /// <summary>A bus whose publishes wait until the test releases them; records what went out.</summary>
+    private sealed class GatedPublisher : IEventPublisher
+    {
+        private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _published = new();
+
+        public Task FirstPublishStarted => _started.Task;
+
+        public IReadOnlyList<string> Published => _published.ToArray();
+
+        public void Release() => _released.TrySetResult();
+
+        public async Task PublishAsync(EventMessage message, CancellationToken cancellationToken = default)
+        {
+            _started.TrySetResult();
+            await _released.Task.WaitAsync(cancellationToken);
+            _published.Enqueue(message.MessageId);
+        }
+    }
+
     /// <summary>A store that loses the connection when marking delivered, as a crash right after publishing would.</summary>
     private sealed class LosesMarkDelivered(IOutboxStore inner) : IOutboxStore
     {
@@ -272,6 +366,9 @@ public abstract class OutboxContract : OwnsResources
 
         public Task MarkDeliveredAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("connection lost");
+
+        public Task<int> RenewClaimsAsync(string owner, IReadOnlyCollection<long> ids, TimeSpan lease, CancellationToken cancellationToken) =>
+            inner.RenewClaimsAsync(owner, ids, lease, cancellationToken);
 
         public Task RetryLaterAsync(string owner, long id, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>
             inner.RetryLaterAsync(owner, id, error, nextAttemptAt, cancellationToken);

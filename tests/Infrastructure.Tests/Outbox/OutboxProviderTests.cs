@@ -13,10 +13,10 @@ namespace OrdersEs.Infrastructure.Tests.Outbox;
 
 public sealed class InMemoryOutboxTests : OutboxContract
 {
-    protected override Task<Setup> CreateAsync()
+    protected override Task<Setup> CreateAsync(TimeProvider? time = null)
     {
         var signal = new EventStoreSignal();
-        var outbox = new InMemoryOutbox();
+        var outbox = new InMemoryOutbox(time);
         var store = new InMemoryEventStore(TestKernel.Envelopes(), signal: signal, outbox: outbox);
         return Task.FromResult(new Setup(store, outbox, outbox, signal, () => outbox));
     }
@@ -36,14 +36,14 @@ public abstract class EfCoreOutboxContract : OutboxContract
 
     protected TestDatabase Database { get; private set; } = null!;
 
-    protected override async Task<Setup> CreateAsync()
+    protected override async Task<Setup> CreateAsync(TimeProvider? time = null)
     {
         Database = Own(await CreateDatabaseAsync());
         var signal = new EventStoreSignal();
         var store = new EfCoreEventStore(Database.Database, TestKernel.Envelopes(), signal: signal);
-        var outbox = new EfCoreOutboxStore(Database.Database);
+        var outbox = new EfCoreOutboxStore(Database.Database, time);
         return new Setup(store, outbox, outbox, signal,
-            () => new EfCoreOutboxStore(Own(new EventStoreDatabase(Database.Connection))));
+            () => new EfCoreOutboxStore(Own(new EventStoreDatabase(Database.Connection)), time));
     }
 
     private PyflyTable Pyfly() => new(async () => await Database.Database.OpenConnectionAsync(), Database.Connection.Provider == DatabaseProvider.Sqlite);
