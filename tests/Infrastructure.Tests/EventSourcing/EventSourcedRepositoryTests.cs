@@ -2,6 +2,7 @@ using OrdersEs.Domain.EventSourcing;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.Snapshots;
+using OrdersEs.Infrastructure.Tests.EventStore;
 using Xunit;
 
 namespace OrdersEs.Infrastructure.Tests.EventSourcing;
@@ -37,7 +38,7 @@ public class EventSourcedRepositoryTests
     [InlineData(1)]   // a snapshot at the head: only the snapshot's own last event is read
     public async Task Load_with_tenant_reads_the_stream_once_and_answers_its_tenant(int interval)
     {
-        var counting = new CountingLoads(_store);
+        var counting = new LoadRecordingEventStore(_store);
         var repository = new EventSourcedRepository<Counter>(counting, TestKernel.Serializer(), () => new Counter(), new InMemorySnapshotStore(),
             new RepositoryOptions { SnapshotInterval = interval });
         var counter = Counter.Start("t-1");
@@ -46,39 +47,16 @@ public class EventSourcedRepositoryTests
         counter.Increment(2);
         await repository.SaveAsync(counter, new EventContext("acme"));
 
-        counting.Loads = 0;
+        counting.Forget();
         var loaded = await repository.LoadWithTenantAsync("t-1");
         Assert.NotNull(loaded);
         Assert.Equal("acme", loaded.TenantId);
         Assert.Equal(5, loaded.Aggregate.Total);
         Assert.Equal(5, loaded.Aggregate.Version);
-        Assert.Equal(1, counting.Loads);
+        Assert.Single(counting.LoadsAfter);
         Assert.Null(await repository.LoadWithTenantAsync("missing"));
     }
 
-    private sealed class CountingLoads(IEventStore inner) : IEventStore
-    {
-        public int Loads;
-
-        public Task<IReadOnlyList<StoredEventEnvelope>> AppendAsync(string aggregateId, string aggregateType, IReadOnlyList<DomainEvent> events,
-            int expectedVersion, EventContext? context = null, CancellationToken cancellationToken = default) =>
-            inner.AppendAsync(aggregateId, aggregateType, events, expectedVersion, context, cancellationToken);
-
-        public Task<IReadOnlyList<StoredEventEnvelope>> LoadAsync(string aggregateId, int afterSequence = 0, CancellationToken cancellationToken = default)
-        {
-            Interlocked.Increment(ref Loads);
-            return inner.LoadAsync(aggregateId, afterSequence, cancellationToken);
-        }
-
-        public Task<IReadOnlyList<StoredEventEnvelope>> ReadAllAsync(GlobalCheckpoint after, int limit, CancellationToken cancellationToken = default) =>
-            inner.ReadAllAsync(after, limit, cancellationToken);
-
-        public Task<EventLag> LagAsync(GlobalCheckpoint after, int cap, CancellationToken cancellationToken = default) =>
-            inner.LagAsync(after, cap, cancellationToken);
-
-        public Task<int> LatestVersionAsync(string aggregateId, CancellationToken cancellationToken = default) =>
-            inner.LatestVersionAsync(aggregateId, cancellationToken);
-    }
 
     [Fact]
     public async Task Load_of_unknown_stream_is_null()
@@ -143,7 +121,7 @@ public class EventSourcedRepositoryTests
     [Fact]
     public async Task Load_restores_snapshot_and_replays_only_later_events()
     {
-        var store = new CountingEventStore(_store);
+        var store = new LoadRecordingEventStore(_store);
         var snapshots = new InMemorySnapshotStore();
         var repository = new EventSourcedRepository<Counter>(store, TestKernel.Serializer(), () => new Counter(), snapshots,
             new RepositoryOptions { SnapshotInterval = 10 });
@@ -156,7 +134,7 @@ public class EventSourcedRepositoryTests
         var loaded = (await repository.LoadAsync("c-4"))!;
         Assert.Equal(28, loaded.Total);
         Assert.Equal(28, loaded.Version);
-        Assert.Equal(25, store.LastLoadAfter);
+        Assert.Equal(25, store.LoadsAfter[^1]);
     }
 
     [Fact]
@@ -260,38 +238,10 @@ public class EventSourcedRepositoryTests
         public Task<Snapshot?> LoadAsync(string aggregateId, CancellationToken cancellationToken = default) => Task.FromResult<Snapshot?>(null);
     }
 
-    private class DelegatingStore(IEventStore inner) : IEventStore
-    {
-        public virtual Task<IReadOnlyList<StoredEventEnvelope>> AppendAsync(string aggregateId, string aggregateType, IReadOnlyList<DomainEvent> events,
-            int expectedVersion, EventContext? context = null, CancellationToken cancellationToken = default) =>
-            inner.AppendAsync(aggregateId, aggregateType, events, expectedVersion, context, cancellationToken);
 
-        public virtual Task<IReadOnlyList<StoredEventEnvelope>> LoadAsync(string aggregateId, int afterSequence = 0, CancellationToken cancellationToken = default) =>
-            inner.LoadAsync(aggregateId, afterSequence, cancellationToken);
-
-        public Task<IReadOnlyList<StoredEventEnvelope>> ReadAllAsync(GlobalCheckpoint after, int limit, CancellationToken cancellationToken = default) =>
-            inner.ReadAllAsync(after, limit, cancellationToken);
-
-        public Task<EventLag> LagAsync(GlobalCheckpoint after, int cap, CancellationToken cancellationToken = default) =>
-            inner.LagAsync(after, cap, cancellationToken);
-
-        public Task<int> LatestVersionAsync(string aggregateId, CancellationToken cancellationToken = default) =>
-            inner.LatestVersionAsync(aggregateId, cancellationToken);
-    }
-
-    private sealed class CountingEventStore(IEventStore inner) : DelegatingStore(inner)
-    {
-        public int LastLoadAfter { get; private set; } = -1;
-
-        public override Task<IReadOnlyList<StoredEventEnvelope>> LoadAsync(string aggregateId, int afterSequence = 0, CancellationToken cancellationToken = default)
-        {
-            LastLoadAfter = afterSequence;
-            return base.LoadAsync(aggregateId, afterSequence, cancellationToken);
-        }
-    }
 
     /// <summary>Simulates a store bug: loads come back labelled with another aggregate id or type.</summary>
-    private sealed class CrossWiredStore(IEventStore inner, string? aggregateId, string? aggregateType) : DelegatingStore(inner)
+    private sealed class CrossWiredStore(IEventStore inner, string? aggregateId, string? aggregateType) : DelegatingEventStore(inner)
     {
         public override async Task<IReadOnlyList<StoredEventEnvelope>> LoadAsync(string id, int afterSequence = 0, CancellationToken cancellationToken = default) =>
             (await base.LoadAsync(id, afterSequence, cancellationToken))

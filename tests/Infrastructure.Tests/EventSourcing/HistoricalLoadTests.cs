@@ -3,6 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.Snapshots;
+using OrdersEs.Infrastructure.Tests.EventStore;
 using Xunit;
 
 namespace OrdersEs.Infrastructure.Tests.EventSourcing;
@@ -112,11 +113,11 @@ public class HistoricalLoadTests
         var repository = await FiveEventsAsync("h-6", interval: 4);
         Assert.Equal(4, (await _snapshots.LoadAsync("h-6"))!.Sequence);
 
-        var counting = new CountingLoads(_store);
+        var counting = new LoadRecordingEventStore(_store);
         var past = await Repository(counting, interval: 4).LoadAtAsync("h-6", HistoryPoint.AtVersion(2));
 
         Assert.Equal((2, 3), (past!.Aggregate.Version, past.Aggregate.Total));
-        Assert.Equal([0], counting.AfterSequences); // one read, from the first event
+        Assert.Equal([0], counting.LoadsAfter); // one read, from the first event
         Assert.Equal(15, (await repository.LoadAsync("h-6"))!.Total);
     }
 
@@ -161,29 +162,5 @@ public class HistoricalLoadTests
             var name = old.RootElement.GetProperty("thing_name").GetString();
             return envelope with { EventType = "thing_renamed_v2", SchemaVersion = 2, Payload = JsonSerializer.Serialize(new { new_name = name }) };
         }
-    }
-
-    private sealed class CountingLoads(IEventStore inner) : IEventStore
-    {
-        public List<int> AfterSequences { get; } = [];
-
-        public Task<IReadOnlyList<StoredEventEnvelope>> AppendAsync(string aggregateId, string aggregateType, IReadOnlyList<Domain.EventSourcing.DomainEvent> events,
-            int expectedVersion, EventContext? context = null, CancellationToken cancellationToken = default) =>
-            inner.AppendAsync(aggregateId, aggregateType, events, expectedVersion, context, cancellationToken);
-
-        public Task<IReadOnlyList<StoredEventEnvelope>> LoadAsync(string aggregateId, int afterSequence = 0, CancellationToken cancellationToken = default)
-        {
-            AfterSequences.Add(afterSequence);
-            return inner.LoadAsync(aggregateId, afterSequence, cancellationToken);
-        }
-
-        public Task<IReadOnlyList<StoredEventEnvelope>> ReadAllAsync(GlobalCheckpoint after, int limit, CancellationToken cancellationToken = default) =>
-            inner.ReadAllAsync(after, limit, cancellationToken);
-
-        public Task<EventLag> LagAsync(GlobalCheckpoint after, int cap, CancellationToken cancellationToken = default) =>
-            inner.LagAsync(after, cap, cancellationToken);
-
-        public Task<int> LatestVersionAsync(string aggregateId, CancellationToken cancellationToken = default) =>
-            inner.LatestVersionAsync(aggregateId, cancellationToken);
     }
 }
