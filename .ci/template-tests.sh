@@ -44,7 +44,9 @@ run() {
   local limit=$1 log=$2; shift 2
   if ! timeout "$limit" "$@" >"$log" 2>&1; then
     tail -n 60 "$log" >&2
-    fail "'$*' failed or exceeded ${limit}s (full log above, last 60 lines)"
+    # A test run's failures are far above its last lines (the logs of the tests after them): repeat them.
+    awk '/^failed / { show = 1; print; next } /^[^ ]/ { show = 0 } show && !/^ +[0-9:.]+ (info|dbug|warn|fail):/' "$log" | head -200 >&2
+    fail "'$*' failed or exceeded ${limit}s (above: the last 60 lines of its output, then any failed tests)"
   fi
 }
 
