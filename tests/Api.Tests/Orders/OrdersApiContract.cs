@@ -553,7 +553,9 @@ public abstract class OrdersApiContract(ApiFixture fixture)
         await client.PostAsJsonAsync($"/api/orders/{id}/lines", new { sku = "SKU-2", quantity = 1, unitPrice = 99 });
         await client.PostAsync($"/api/orders/{id}/confirm", null);
         var (other, _) = await client.PlaceAsync();
-        var outbox = await PollAsync(admin, "/admin/outbox", o => o.GetProperty("parked").GetInt64() == 2 && o.GetProperty("pending").GetInt64() == 0);
+        // Settled: the other order's message is not only claimed (in flight) but delivered and marked.
+        var outbox = await PollAsync(admin, "/admin/outbox", o => o.GetProperty("parked").GetInt64() == 2 && o.GetProperty("pending").GetInt64() == 0
+            && o.GetProperty("inFlight").GetInt64() == 0 && delivered.Any(d => d.Aggregate == other));
         var deadLetter = outbox.GetProperty("deadLetters").EnumerateArray().Single();
         Assert.Equal((id, 2L), (deadLetter.GetProperty("aggregateId").GetString(), deadLetter.GetProperty("parked").GetInt64()));
         Assert.Contains(delivered, d => d.Aggregate == other);
@@ -576,7 +578,7 @@ public abstract class OrdersApiContract(ApiFixture fixture)
 
     private static async Task<JsonElement> PollAsync(HttpClient client, string path, Func<JsonElement, bool> until)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
             var answer = await (await client.GetAsync(path)).JsonAsync();
