@@ -38,6 +38,7 @@ await using (var databases = new BenchDatabase(server))
         foreach (var rate in ProjectionScenarios.FreshnessRates)
             figures.AddRange(await ProjectionScenarios.FreshnessAsync(databases, rate, sizes.FreshnessDuration, sizes.Rounds));
     }
+    if (Runs("idle")) figures.AddRange(await ProjectionScenarios.IdleAsync(databases, sizes.IdleWindow, sizes.Rounds));
     if (Runs("outbox"))
     {
         var broker = Environment.GetEnvironmentVariable("ORDERSES_TEST_RABBITMQ_URL");
@@ -65,10 +66,10 @@ return 0;
 /// <summary>How big each scenario is in quick and full mode; every scenario runs <c>Rounds</c> counted rounds per contender.</summary>
 internal sealed record BenchSizes(
     int Rounds, int CommitsPerWriter, int[] LoadSizes, int LoadsPerRun, int CatchUpEvents, TimeSpan FreshnessDuration,
-    int OutboxMessages, TimeSpan OutboxLagDuration, TimeSpan HttpDuration)
+    int OutboxMessages, TimeSpan OutboxLagDuration, TimeSpan HttpDuration, TimeSpan IdleWindow)
 {
     public static readonly BenchSizes Quick = new(1, 20, [10, 100], 5, 2_000, TimeSpan.FromSeconds(2),
-        500, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1.5));
+        500, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(2));
     public static readonly BenchSizes Full = new(7, 1000, [10, 100, 1_000, 10_000], 50, 100_000, TimeSpan.FromSeconds(5),
-        50_000, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10));
+        50_000, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5));
 }

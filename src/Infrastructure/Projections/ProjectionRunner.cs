@@ -197,10 +197,16 @@ public sealed partial class ProjectionRunner : BackgroundService
                         _monitor.Update(Projection.Name, s => s with { Rebuilding = false });
                     // Nothing readable. On PostgreSQL, events may be committed yet held back: an older transaction still open
                     // anywhere on the server (the outbox dispatcher's, another service's) holds the read horizon, and its end
-                    // sends no signal. Only then does the runner look again on its own: soon, as the horizon usually moves
-                    // within milliseconds, then less often the longer it is held (so an event is late by at most a quarter of
-                    // the hold, and by at most MaxRecheck), and after a whole poll interval only at the poll. At the head it
-                    // waits for a signal or the poll: an idle runner does not query.
+                    // sends no signal. Under load the next append's signal comes within milliseconds and the runner simply
+                    // reads again; without one for MinRecheck, one probe of the lag tells a held horizon from the head.
+                    // Held: look again soon, as the horizon usually moves within milliseconds, then less often the longer it
+                    // is held (an event is late by at most a quarter of the hold, and by at most MaxRecheck), and after a
+                    // whole poll interval only at the poll. At the head: wait for a signal or the poll, without querying.
+                    if (heldSince is null && await EventStoreSignal.WaitAsync(wake, MinRecheck, _timeProvider, stoppingToken))
+                    {
+                        mayBeHeld = true;
+                        continue;
+                    }
                     var timeout = _options.PollInterval;
                     if (mayBeHeld && (await _store.LagAsync(checkpoint.Value, 1, stoppingToken)).Events > 0)
                     {
@@ -318,6 +324,7 @@ public sealed partial class ProjectionRunner : BackgroundService
         readAhead = null;
     }
 
+    // The shortest wait before looking again at an empty read without a signal (and before asking whether events are held).
     private static readonly TimeSpan MinRecheck = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan MaxRecheck = TimeSpan.FromSeconds(1);
 
