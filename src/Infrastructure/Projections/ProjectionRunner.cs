@@ -201,25 +201,23 @@ public sealed partial class ProjectionRunner : BackgroundService
                     // reads again; without one for MinRecheck, one probe of the lag tells a held horizon from the head.
                     // Held: look again soon, as the horizon usually moves within milliseconds, then less often the longer it
                     // is held (an event is late by at most a quarter of the hold, and by at most MaxRecheck), and after a
-                    // whole poll interval only at the poll. At the head: wait for a signal or the poll, without querying.
-                    if (heldSince is null && await EventStoreSignal.WaitAsync(wake, MinRecheck, _timeProvider, stoppingToken))
+                    // whole poll interval only at the poll. Committed events do not go away, so a hold lasts, unprobed,
+                    // until a read returns them. At the head: wait for a signal or the poll, without querying.
+                    if (heldSince is null)
                     {
-                        mayBeHeld = true;
-                        continue;
+                        if (await EventStoreSignal.WaitAsync(wake, MinRecheck, _timeProvider, stoppingToken))
+                        {
+                            mayBeHeld = true;
+                            continue;
+                        }
+                        if (mayBeHeld && (await _store.LagAsync(checkpoint.Value, 1, stoppingToken)).Events > 0)
+                            heldSince = _timeProvider.GetTimestamp();
+                        else
+                            mayBeHeld = false;
                     }
                     var timeout = _options.PollInterval;
-                    if (mayBeHeld && (await _store.LagAsync(checkpoint.Value, 1, stoppingToken)).Events > 0)
-                    {
-                        var now = _timeProvider.GetTimestamp();
-                        heldSince ??= now;
-                        var held = _timeProvider.GetElapsedTime(heldSince.Value, now);
-                        if (held < _options.PollInterval) timeout = Min(HeldRecheck(held), _options.PollInterval);
-                    }
-                    else
-                    {
-                        mayBeHeld = false;
-                        heldSince = null;
-                    }
+                    if (heldSince is { } since && _timeProvider.GetElapsedTime(since) is var held && held < _options.PollInterval)
+                        timeout = Min(HeldRecheck(held), _options.PollInterval);
                     if (await EventStoreSignal.WaitAsync(wake, timeout, _timeProvider, stoppingToken)) mayBeHeld = true;
                     // A whole poll without a signal: look at the durable checkpoint too (another instance may have reset it).
                     else if (timeout == _options.PollInterval) _reload = true;
