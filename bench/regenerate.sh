@@ -24,8 +24,9 @@ if [ "$mode" != --quick ]; then
   # The file goes beside the durable server's data, on the same disk.
   pg_test_fsync=$(ls /usr/lib/postgresql/*/bin/pg_test_fsync 2>/dev/null | tail -n1 || true)
   if [ -n "$pg_test_fsync" ]; then
+    # awk reads to the end: an early exit would kill pg_test_fsync with SIGPIPE, and pipefail this script.
     ORDERSES_BENCH_DISK_FSYNC_OPS=$("$pg_test_fsync" -s 2 -f "$ORDERSES_PG_DURABLE_DIR/fsync.test" \
-      | awk '/one 8kB write/ { one = 1 } one && $1 == "fdatasync" { print $2; exit }')
+      | awk '/one 8kB write/ { one = 1 } one && !found && $1 == "fdatasync" { print $2; found = 1 }') || true
     export ORDERSES_BENCH_DISK_FSYNC_OPS
   fi
 fi
