@@ -31,6 +31,8 @@ await using (var databases = new BenchDatabase(server))
         figures.AddRange(await AppendScenario.RunAsync(databases, 32, 1, sizes.CommitsPerWriter / 4, sizes.Rounds));
         figures.AddRange(await AppendScenario.RunAsync(databases, 8, 10, sizes.CommitsPerWriter / 4, sizes.Rounds));
     }
+    // Every commit waits for a disk flush: too slow for the quick run.
+    if (full && Runs("append, fsync on")) figures.AddRange(await DurableAppendAsync(sizes));
     if (Runs("load")) figures.AddRange(await LoadScenario.RunAsync(databases, sizes.LoadSizes, sizes.LoadsPerRun, sizes.Rounds));
     if (Runs("catch-up")) figures.Add(await ProjectionScenarios.CatchUpAsync(databases, sizes.CatchUpEvents, sizes.Rounds));
     if (Runs("freshness"))
@@ -38,6 +40,7 @@ await using (var databases = new BenchDatabase(server))
         foreach (var rate in ProjectionScenarios.FreshnessRates)
             figures.AddRange(await ProjectionScenarios.FreshnessAsync(databases, rate, sizes.FreshnessDuration, sizes.Rounds));
     }
+    if (Runs("idle")) figures.AddRange(await ProjectionScenarios.IdleAsync(databases, sizes.IdleWindow, sizes.Rounds));
     if (Runs("outbox"))
     {
         var broker = Environment.GetEnvironmentVariable("ORDERSES_TEST_RABBITMQ_URL");
@@ -62,13 +65,34 @@ if (full)
 }
 return 0;
 
+// The append figure with fsync on, on the server bench/regenerate.sh starts for it, and the disk's own flush rate it measured.
+static async Task<IReadOnlyList<Figure>> DurableAppendAsync(BenchSizes sizes)
+{
+    var figures = new List<Figure>();
+    var server = Environment.GetEnvironmentVariable("ORDERSES_BENCH_POSTGRES_DURABLE");
+    if (string.IsNullOrWhiteSpace(server))
+    {
+        Console.WriteLine("  append with fsync on: skipped, ORDERSES_BENCH_POSTGRES_DURABLE is not set (bench/regenerate.sh starts that server)");
+        return figures;
+    }
+    await using (var databases = new BenchDatabase(server))
+        figures.AddRange(await AppendScenario.DurableAsync(databases, 8, sizes.CommitsPerWriter, sizes.Rounds));
+    if (double.TryParse(Environment.GetEnvironmentVariable("ORDERSES_BENCH_DISK_FSYNC_OPS"), NumberStyles.Float, CultureInfo.InvariantCulture, out var flushes))
+    {
+        var disk = Figure.OfRounds("disk flush ceiling: pg_test_fsync, fdatasync of one 8 kB write", "the disk", "ops/s", [flushes], higherIsBetter: true);
+        Console.WriteLine($"  {disk.Scenario,-44} {disk.Contender,-28} {disk.Describe()}");
+        figures.Add(disk);
+    }
+    return figures;
+}
+
 /// <summary>How big each scenario is in quick and full mode; every scenario runs <c>Rounds</c> counted rounds per contender.</summary>
 internal sealed record BenchSizes(
     int Rounds, int CommitsPerWriter, int[] LoadSizes, int LoadsPerRun, int CatchUpEvents, TimeSpan FreshnessDuration,
-    int OutboxMessages, TimeSpan OutboxLagDuration, TimeSpan HttpDuration)
+    int OutboxMessages, TimeSpan OutboxLagDuration, TimeSpan HttpDuration, TimeSpan IdleWindow)
 {
     public static readonly BenchSizes Quick = new(1, 20, [10, 100], 5, 2_000, TimeSpan.FromSeconds(2),
-        500, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1.5));
+        500, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(2));
     public static readonly BenchSizes Full = new(7, 1000, [10, 100, 1_000, 10_000], 50, 100_000, TimeSpan.FromSeconds(5),
-        50_000, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10));
+        50_000, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5));
 }

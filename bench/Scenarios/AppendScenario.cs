@@ -25,6 +25,17 @@ public static class AppendScenario
             new OrdersEsAppend(databases, writers, eventsPerCommit, commitsPerWriter),
             new MartenAppend(databases, writers, eventsPerCommit, commitsPerWriter));
 
+    /// <summary>
+    /// One event per commit on a server with fsync and synchronous_commit on: every commit waits for its WAL flush, so
+    /// the disk, not the client, sets the pace. OrdersEs against the hand-written Npgsql append only.
+    /// </summary>
+    public static Task<IReadOnlyList<Figure>> DurableAsync(BenchDatabase databases, int writers, int commitsPerWriter, int rounds) =>
+        Comparison.RunAsync($"{DurablePrefix} 1 ev/commit, {writers} writers", "events/s", higherIsBetter: true, rounds,
+            new RawNpgsqlAppend(databases, writers, 1, commitsPerWriter),
+            new OrdersEsAppend(databases, writers, 1, commitsPerWriter));
+
+    public const string DurablePrefix = "append, fsync on:";
+
     /// <summary>Per writer: the stream it appends to and that stream's version.</summary>
     private sealed class Streams(int writers)
     {

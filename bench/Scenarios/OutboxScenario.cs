@@ -346,7 +346,8 @@ public static class OutboxScenario
             for (var i = 0; i < total; i++)
             {
                 var due = interval * i;
-                if (clock.Elapsed < due) await Task.Delay(due - clock.Elapsed);
+                var wait = due - clock.Elapsed; // read once: Task.Delay refuses the negative wait a second read can give
+                if (wait > TimeSpan.Zero) await Task.Delay(wait);
                 var id = $"lag-{round + 1}-{i}";
                 appends.Add(Task.Run(async () =>
                 {

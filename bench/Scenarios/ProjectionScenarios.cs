@@ -4,6 +4,8 @@ using OrdersEs.Domain.Orders;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.EventStore.EfCore;
+using OrdersEs.Infrastructure.Messaging;
+using OrdersEs.Infrastructure.Outbox;
 using OrdersEs.Infrastructure.Persistence;
 using OrdersEs.Infrastructure.Projections;
 using OrdersEs.Infrastructure.ReadModels.Orders;
@@ -54,7 +56,8 @@ public static class ProjectionScenarios
     public const string P99Name = "p99 commit -> read model";
 
     /// <summary>
-    /// Issues commands at a steady rate while the runner projects; freshness is the time from a command's commit
+    /// Issues commands at a steady rate while the runner projects, beside an outbox dispatcher delivering to a bus that
+    /// discards (the service's default setting); freshness is the time from a command's commit
     /// (its save returned) to the commit of the projection batch that applied it. One uncounted warm-up round, then
     /// <paramref name="rounds"/> rounds of <paramref name="duration"/> on the same database and runner; each round gives
     /// its p50, p99 and p99.9 in ms, and each figure is the median of the rounds'.
@@ -73,6 +76,9 @@ public static class ProjectionScenarios
         await database.EnsureSchemaAsync();
         using var runner = new ProjectionRunner(projection, store, signal, new InProcessProjectionLease(), monitor);
         await runner.StartAsync(CancellationToken.None);
+        // As in the service: its outbox dispatcher claims and settles rows beside the projection, in transactions of its own.
+        using var dispatcher = new OutboxDispatcher(new EfCoreOutboxStore(database), new EventSourcingPublisher(new DiscardingBus(), "bench"), signal);
+        await dispatcher.StartAsync(CancellationToken.None);
 
         var p50 = new List<double>();
         var p99 = new List<double>();
@@ -90,7 +96,9 @@ public static class ProjectionScenarios
             for (var i = 0; i < total; i++)
             {
                 var due = interval * i;
-                if (clock.Elapsed < due) await Task.Delay(due - clock.Elapsed);
+                // Read once: the clock moves between a check and a subtraction, and Task.Delay refuses a negative wait.
+                var wait = due - clock.Elapsed;
+                if (wait > TimeSpan.Zero) await Task.Delay(wait);
                 var id = $"f-{round + 1}-{i}";
                 inFlight.Add(Task.Run(async () =>
                 {
@@ -113,6 +121,7 @@ public static class ProjectionScenarios
             p99.Add(Comparison.Percentile(latencies, 99));
             p999.Add(Comparison.Percentile(latencies, 99.9));
         }
+        await dispatcher.StopAsync(CancellationToken.None);
         await runner.StopAsync(CancellationToken.None);
 
         var scenario = $"{FreshnessPrefix} {commandsPerSecond:N0} commands/s ({Comparison.Median(achieved):N0}/s achieved, {samples:N0} samples)";
@@ -124,6 +133,82 @@ public static class ProjectionScenarios
         };
         foreach (var f in figures) Console.WriteLine($"  {f.Scenario,-44} {f.Contender,-28} {f.Describe()}");
         return figures;
+    }
+
+    public const string IdlePrefix = "idle";
+
+    /// <summary>
+    /// The database commands an idle service sends: the orders_view runner and the outbox dispatcher, caught up, with
+    /// nothing appended for <paramref name="window"/> per round; every command Npgsql runs is counted (its activity source).
+    /// A second figure wakes them once a second with nothing new to read, as another instance's notification (or this
+    /// instance's own NOTIFY, heard back) does: what a wake-up costs.
+    /// </summary>
+    public static async Task<Figure[]> IdleAsync(BenchDatabase databases, TimeSpan window, int rounds)
+    {
+        var serializer = BenchKernel.Serializer();
+        var signal = new EventStoreSignal();
+        await using var database = new EventStoreDatabase(BenchDatabase.Store(await databases.CreateAsync("idle")), [new OrdersViewSchema()]);
+        await database.EnsureSchemaAsync();
+        var store = new EfCoreEventStore(database, BenchKernel.Envelopes(serializer), null, signal);
+        var orders = new EventSourcedRepository<Order>(store, serializer, () => new Order());
+        for (var i = 0; i < 100; i++) await orders.SaveAsync(Order.Place($"idle-{i}", "customer", "EUR", [new OrderLine("A", 1, 100)]));
+        var projection = new OrdersViewProjection(database, new EfCoreCheckpointStore(database, TimeProvider.System), serializer);
+        var monitor = new ProjectionMonitor(TimeProvider.System);
+        using var runner = new ProjectionRunner(projection, store, signal, new InProcessProjectionLease(), monitor);
+        var outbox = new EfCoreOutboxStore(database);
+        using var dispatcher = new OutboxDispatcher(outbox, new EventSourcingPublisher(new DiscardingBus(), "bench"), signal);
+        await runner.StartAsync(CancellationToken.None);
+        await dispatcher.StartAsync(CancellationToken.None);
+        var head = await HeadAsync(store);
+        await monitor.WaitUntilAsync(_ => Task.FromResult(monitor.Find(projection.Name)!.Checkpoint >= head), TimeSpan.FromSeconds(60), CancellationToken.None);
+        while ((await outbox.GetCountsAsync()).Pending > 0) await Task.Delay(50);
+
+        long commands = 0;
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Npgsql",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.PropagationData,
+            ActivityStarted = _ => Interlocked.Increment(ref commands),
+        };
+        ActivitySource.AddActivityListener(listener);
+        async Task<double> CommandsPerSecondAsync(bool woken)
+        {
+            var before = Interlocked.Read(ref commands);
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < window)
+            {
+                if (woken) signal.Notify();
+                await Task.Delay(TimeSpan.FromSeconds(1));
+            }
+            return (Interlocked.Read(ref commands) - before) / clock.Elapsed.TotalSeconds;
+        }
+        var quiet = new List<double>();
+        var woken = new List<double>();
+        for (var round = 0; round < rounds; round++)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(2)); // what follows the last batch or wake-up is not idle yet
+            quiet.Add(await CommandsPerSecondAsync(woken: false));
+            woken.Add(await CommandsPerSecondAsync(woken: true));
+        }
+        await dispatcher.StopAsync(CancellationToken.None);
+        await runner.StopAsync(CancellationToken.None);
+
+        const string contender = "orders_view runner + outbox dispatcher";
+        Figure[] figures =
+        [
+            Figure.OfRounds($"{IdlePrefix}: database commands with nothing to do, {window.TotalSeconds:0.#} s a round",
+                contender, "commands/s", quiet, higherIsBetter: false),
+            Figure.OfRounds($"{IdlePrefix}: database commands, woken once a second with nothing new, {window.TotalSeconds:0.#} s a round",
+                contender, "commands/s", woken, higherIsBetter: false),
+        ];
+        foreach (var figure in figures) Console.WriteLine($"  {figure.Scenario,-44} {figure.Contender,-28} {figure.Describe()}");
+        return figures;
+    }
+
+    /// <summary>An event bus that accepts every message and does nothing with it.</summary>
+    private sealed class DiscardingBus : IEventPublisher
+    {
+        public Task PublishAsync(EventMessage message, CancellationToken cancellationToken = default) => Task.CompletedTask;
     }
 
     private static async Task<GlobalCheckpoint> HeadAsync(IEventStore store)

@@ -160,9 +160,10 @@ public sealed partial class ProjectionRunner : BackgroundService
         // After a batch failed, its events are applied one at a time up to its last one, so the failing event is
         // found (and named) even when the failure came from the batch's commit rather than from one event.
         var oneByOneUntil = GlobalCheckpoint.Start;
-        // Set while woken but held back: the next short wait before looking again (null: wait for a signal or the poll).
-        TimeSpan? recheck = null;
-        var heldFor = TimeSpan.Zero;
+        // Whether an empty read may be a held horizon rather than the head: a signal or a batch came since the last look.
+        var mayBeHeld = true;
+        // Since when committed events have been seen held back behind the read horizon (null: none seen).
+        long? heldSince = null;
         while (lease.IsHeld && !stoppingToken.IsCancellationRequested)
         {
             // The one event being applied alone (after a failure): a failure without a named event is its failure.
@@ -194,29 +195,36 @@ public sealed partial class ProjectionRunner : BackgroundService
                     failures = 0;
                     if (_monitor.Find(Projection.Name) is { Rebuilding: true } && !_reload)
                         _monitor.Update(Projection.Name, s => s with { Rebuilding = false });
-                    // Signalled but nothing readable: on PostgreSQL an older transaction still open somewhere holds
-                    // the read horizon, and its end sends no signal. Look again soon, backing off towards the poll.
-                    // The backoff stays short (at most MaxRecheck) however long the poll is, and ends once it has waited
-                    // a whole poll interval: a horizon held by other sessions' transactions moves again in milliseconds.
-                    var signalled = await EventStoreSignal.WaitAsync(wake, recheck ?? _options.PollInterval, _timeProvider, stoppingToken);
-                    if (signalled)
+                    // Nothing readable. On PostgreSQL, events may be committed yet held back: an older transaction still open
+                    // anywhere on the server (the outbox dispatcher's, another service's) holds the read horizon, and its end
+                    // sends no signal. Under load the next append's signal comes within milliseconds and the runner simply
+                    // reads again; without one for MinRecheck, one probe of the lag tells a held horizon from the head.
+                    // Held: look again soon, as the horizon usually moves within milliseconds, then less often the longer it
+                    // is held (an event is late by at most a quarter of the hold, and by at most MaxRecheck), and after a
+                    // whole poll interval only at the poll. Committed events do not go away, so a hold lasts, unprobed,
+                    // until a read returns them. At the head: wait for a signal or the poll, without querying.
+                    if (heldSince is null)
                     {
-                        recheck = FirstRecheck;
-                        heldFor = TimeSpan.Zero;
+                        if (await EventStoreSignal.WaitAsync(wake, MinRecheck, _timeProvider, stoppingToken))
+                        {
+                            mayBeHeld = true;
+                            continue;
+                        }
+                        if (mayBeHeld && (await _store.LagAsync(checkpoint.Value, 1, stoppingToken)).Events > 0)
+                            heldSince = _timeProvider.GetTimestamp();
+                        else
+                            mayBeHeld = false;
                     }
-                    else if (recheck is { } last && (heldFor += last) < _options.PollInterval)
-                    {
-                        recheck = Min(last * 2, Min(MaxRecheck, _options.PollInterval));
-                    }
-                    else
-                    {
-                        recheck = null;
-                        heldFor = TimeSpan.Zero;
-                        _reload = true;
-                    }
+                    var timeout = _options.PollInterval;
+                    if (heldSince is { } since && _timeProvider.GetElapsedTime(since) is var held && held < _options.PollInterval)
+                        timeout = Min(HeldRecheck(held), _options.PollInterval);
+                    if (await EventStoreSignal.WaitAsync(wake, timeout, _timeProvider, stoppingToken)) mayBeHeld = true;
+                    // A whole poll without a signal: look at the durable checkpoint too (another instance may have reset it).
+                    else if (timeout == _options.PollInterval) _reload = true;
                     continue;
                 }
-                recheck = null;
+                mayBeHeld = true;
+                heldSince = null;
                 if (_skipped.Count > 0 && IndexOfParked(batch) is var parkedAt and >= 0)
                 {
                     if (parkedAt == 0)
@@ -314,8 +322,13 @@ public sealed partial class ProjectionRunner : BackgroundService
         readAhead = null;
     }
 
-    private static readonly TimeSpan FirstRecheck = TimeSpan.FromMilliseconds(10);
+    // The shortest wait before looking again at an empty read without a signal (and before asking whether events are held).
+    private static readonly TimeSpan MinRecheck = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan MaxRecheck = TimeSpan.FromSeconds(1);
+
+    // The wait before looking again at events held back for `held`: a quarter of it, within [MinRecheck, MaxRecheck].
+    private static TimeSpan HeldRecheck(TimeSpan held) =>
+        TimeSpan.FromTicks(Math.Clamp(held.Ticks / 4, MinRecheck.Ticks, MaxRecheck.Ticks));
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
