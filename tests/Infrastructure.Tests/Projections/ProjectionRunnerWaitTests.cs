@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
-using OrdersEs.Domain.EventSourcing;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.Projections;
+using OrdersEs.Infrastructure.Tests.EventStore;
 using Xunit;
 
 namespace OrdersEs.Infrastructure.Tests.Projections;
@@ -52,32 +52,22 @@ public sealed class ProjectionRunnerWaitTests
     }
 
     /// <summary>Counts the runner's reads of the global order and its lag probes.</summary>
-    private sealed class CountingStore(IEventStore inner) : IEventStore
+    private sealed class CountingStore(IEventStore inner) : DelegatingEventStore(inner)
     {
         private int _calls;
 
         public int Calls => Volatile.Read(ref _calls);
 
-        public Task<IReadOnlyList<StoredEventEnvelope>> AppendAsync(string aggregateId, string aggregateType, IReadOnlyList<DomainEvent> events,
-            int expectedVersion, EventContext? context = null, CancellationToken cancellationToken = default) =>
-            inner.AppendAsync(aggregateId, aggregateType, events, expectedVersion, context, cancellationToken);
-
-        public Task<IReadOnlyList<StoredEventEnvelope>> LoadAsync(string aggregateId, int afterSequence = 0, CancellationToken cancellationToken = default) =>
-            inner.LoadAsync(aggregateId, afterSequence, cancellationToken);
-
-        public Task<IReadOnlyList<StoredEventEnvelope>> ReadAllAsync(GlobalCheckpoint after, int limit, CancellationToken cancellationToken = default)
+        public override Task<IReadOnlyList<StoredEventEnvelope>> ReadAllAsync(GlobalCheckpoint after, int limit, CancellationToken cancellationToken = default)
         {
             Interlocked.Increment(ref _calls);
-            return inner.ReadAllAsync(after, limit, cancellationToken);
+            return base.ReadAllAsync(after, limit, cancellationToken);
         }
 
-        public Task<EventLag> LagAsync(GlobalCheckpoint after, int cap, CancellationToken cancellationToken = default)
+        public override Task<EventLag> LagAsync(GlobalCheckpoint after, int cap, CancellationToken cancellationToken = default)
         {
             Interlocked.Increment(ref _calls);
-            return inner.LagAsync(after, cap, cancellationToken);
+            return base.LagAsync(after, cap, cancellationToken);
         }
-
-        public Task<int> LatestVersionAsync(string aggregateId, CancellationToken cancellationToken = default) =>
-            inner.LatestVersionAsync(aggregateId, cancellationToken);
     }
 }
