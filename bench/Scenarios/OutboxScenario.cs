@@ -27,6 +27,7 @@ public static class OutboxScenario
 {
     public const string ThroughputPrefix = "outbox -> RabbitMQ";
     public const string OrdersEsName = "OrdersEs OutboxDispatcher";
+    public const string PipelinedName = "hand-written, pipelined";
     public const string LagPrefix = "outbox lag";
     public const string LagP99Name = "p99 append -> consumer";
 
@@ -194,7 +195,7 @@ public static class OutboxScenario
         private IChannel[] _channels = [];
         private NpgsqlDataSource? _dataSource;
 
-        public string Name => pipelined ? "hand-written, pipelined" : "hand-written RabbitMQ.Client";
+        public string Name => pipelined ? PipelinedName : "hand-written RabbitMQ.Client";
 
         public async Task SetupAsync()
         {
