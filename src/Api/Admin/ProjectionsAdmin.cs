@@ -143,7 +143,10 @@ public static class ProjectionsAdmin
         var described = new List<GenerationResponse>();
         foreach (var g in generations)
         {
-            EventLag? lag = g.Checkpoint is { } at ? await store.LagAsync(at, LagCap + 1, cancellationToken) : null;
+            // The serving generation's checkpoint is usually the projection's own: its lag is already counted.
+            EventLag? lag = g.Checkpoint is not { } at ? null
+                : at == status.Checkpoint ? behind
+                : await store.LagAsync(at, LagCap + 1, cancellationToken);
             described.Add(new GenerationResponse(g.Generation.Generation, g.Generation.Version, g.Generation.State.ToString().ToLowerInvariant(),
                 g.Generation.Table, g.Generation.Reason, g.Checkpoint?.ToString(), g.Checkpoint?.Position,
                 lag is { } l ? Math.Min(l.Events, LagCap) : null, lag?.Events > LagCap,

@@ -183,7 +183,6 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
     private async Task<int> DeliverAsync(IReadOnlyList<OutboxMessage> batch, CancellationToken stoppingToken)
     {
-
         var round = new Round(_busReachable);
         var groups = batch.GroupBy(m => m.AggregateId, StringComparer.Ordinal).Select(g => g.OrderBy(m => m.Sequence).ToArray());
         try
@@ -243,6 +242,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private WorkScope? MessageScope(OutboxMessage message) =>
         message.Envelope is null ? null : WorkScope.ForEvent(_logger, RoundWork, message.Envelope);
 
+    // The aggregate's later messages wait for the earlier one: never published out of order.
     private async ValueTask PublishInOrderAsync(OutboxMessage[] group, Round round, CancellationToken cancellationToken)
     {
         for (var i = 0; i < group.Length; i++)
@@ -277,7 +277,6 @@ public sealed partial class OutboxDispatcher : BackgroundService
         }
     }
 
-    // The aggregate's later messages wait for the earlier one: never published out of order.
     /// <summary>The messages of an error and its causes, for operators: the root cause is usually the useful part.</summary>
     private static string Describe(Exception error)
     {

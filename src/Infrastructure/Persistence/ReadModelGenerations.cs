@@ -72,7 +72,7 @@ public sealed class ReadModelGenerations(EventStoreDatabase database, TimeProvid
         await using var transaction = await BeginLockedAsync(connection, schema.Table, cancellationToken);
         var generations = await ListAsync(connection, transaction, schema.Table, cancellationToken);
         foreach (var building in generations.Where(g => g.State == GenerationState.Building))
-            await AbandonAsync(connection, transaction, building, cancellationToken);
+            await DropAsync(connection, transaction, building, GenerationState.Abandoned, cancellationToken);
         var started = await CreateAsync(connection, transaction, schema, NextGeneration(generations), GenerationState.Building, reason, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return started;
@@ -100,18 +100,6 @@ public sealed class ReadModelGenerations(EventStoreDatabase database, TimeProvid
         await SetStateAsync(connection, transaction, build, GenerationState.Serving, "switched_at", now, cancellationToken);
         await ExecuteAsync(connection, transaction, $"DROP VIEW IF EXISTS {readModel}", cancellationToken);
         await ExecuteAsync(connection, transaction, ViewOver(build), cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return true;
-    }
-
-    /// <summary>Gives up the build <paramref name="generation"/> (its table is dropped); false when it is not building.</summary>
-    public async Task<bool> AbandonAsync(string readModel, int generation, CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await BeginLockedAsync(connection, readModel, cancellationToken);
-        var generations = await ListAsync(connection, transaction, readModel, cancellationToken);
-        if (generations.SingleOrDefault(g => g.Generation == generation) is not { State: GenerationState.Building } build) return false;
-        await AbandonAsync(connection, transaction, build, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
@@ -198,9 +186,6 @@ public sealed class ReadModelGenerations(EventStoreDatabase database, TimeProvid
         return created;
     }
 
-    private Task AbandonAsync(DbConnection connection, DbTransaction transaction, ReadModelGeneration build, CancellationToken cancellationToken) =>
-        DropAsync(connection, transaction, build, GenerationState.Abandoned, cancellationToken);
-
     private static async Task DropAsync(
         DbConnection connection, DbTransaction transaction, ReadModelGeneration generation, GenerationState state, CancellationToken cancellationToken)
     {
@@ -216,7 +201,7 @@ public sealed class ReadModelGenerations(EventStoreDatabase database, TimeProvid
         DateTimeOffset at, CancellationToken cancellationToken) =>
         ExecuteAsync(connection, transaction,
             $"UPDATE orderses_read_models SET state = @p0, {timeColumn} = @p1 WHERE name = @p2 AND generation = @p3",
-            cancellationToken, Stored(state), Timestamp(at), generation.ReadModel, generation.Generation);
+            cancellationToken, Stored(state), EventRowReader.ToColumn(at), generation.ReadModel, generation.Generation);
 
     private static string ViewOver(ReadModelGeneration generation) => $"CREATE VIEW {generation.ReadModel} AS SELECT * FROM {generation.Table}";
 
@@ -273,7 +258,7 @@ public sealed class ReadModelGenerations(EventStoreDatabase database, TimeProvid
             INSERT INTO orderses_read_models (name, generation, version, state, reason, created_at, switched_at, retired_at)
             VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, NULL)
             """, cancellationToken, generation.ReadModel, generation.Generation, generation.Version, Stored(generation.State),
-            generation.Reason, Timestamp(generation.CreatedAt), generation.SwitchedAt is { } at ? Timestamp(at) : DBNull.Value);
+            generation.Reason, EventRowReader.ToColumn(generation.CreatedAt), generation.SwitchedAt is { } at ? EventRowReader.ToColumn(at) : DBNull.Value);
 
     // The generation's checkpoint exists from the start, so "at the first event" is a row (a retired one is marked, not missing).
     private static Task InsertCheckpointAsync(
@@ -281,12 +266,9 @@ public sealed class ReadModelGenerations(EventStoreDatabase database, TimeProvid
         ExecuteAsync(connection, transaction, """
             INSERT INTO orderses_projection_checkpoints (name, commit_id, position, updated_at) VALUES (@p0, 0, 0, @p1)
             ON CONFLICT (name) DO NOTHING
-            """, cancellationToken, generation.CheckpointName, Timestamp(now));
+            """, cancellationToken, generation.CheckpointName, EventRowReader.ToColumn(now));
 
     private static string Stored(GenerationState state) => state.ToString().ToLowerInvariant();
-
-    // The seed's zone-less TIMESTAMP columns hold UTC.
-    private static DateTime Timestamp(DateTimeOffset value) => DateTime.SpecifyKind(value.UtcDateTime, DateTimeKind.Unspecified);
 
     private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
 
