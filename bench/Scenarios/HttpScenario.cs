@@ -21,9 +21,10 @@ namespace OrdersEs.Bench.Scenarios;
 
 /// <summary>
 /// <c>POST /api/orders</c> at 64 connections: the real service (its <c>Program</c>, run as a child process with
-/// <c>dotnet OrdersEs.Api.dll</c> on Kestrel) against a bare minimal API in this process doing the same durable work
-/// (the <c>OrderPlaced</c> row, whose outbox row the same trigger writes) with hand-written Npgsql. The load generator
-/// is 64 loops over one <see cref="HttpClient"/> limited to 64 connections. Afterwards, the service's peak RSS.
+/// <c>dotnet OrdersEs.Api.dll</c> on Kestrel) against a bare minimal API doing the same durable work (the
+/// <c>OrderPlaced</c> row, whose outbox row the same trigger writes) with hand-written Npgsql, run as a child process
+/// too (<c>dotnet Bench.dll --bare-endpoint</c>), so both pay for their own process, GC and thread pool. The load
+/// generator is 64 loops over one <see cref="HttpClient"/> limited to 64 connections. Afterwards, each one's peak RSS.
 /// </summary>
 public static class HttpScenario
 {
@@ -40,16 +41,20 @@ public static class HttpScenario
     {
         Console.WriteLine($"  ({Prefix}: the service, the bare endpoint, PostgreSQL and the load generator share these {Environment.ProcessorCount} cores; "
             + "the service also runs its orders_view projection and outbox dispatcher, on its default in-process bus)");
-        var service = new ServiceEndpoint(databases, duration, OrdersEsName);
+        var bare = ProcessEndpoint.Bare(databases, duration);
+        var service = ProcessEndpoint.Service(databases, duration, OrdersEsName);
         // The same service with pyfly:eda:provider=none: no outbox dispatcher claiming and settling rows beside the requests.
-        var withoutDispatcher = new ServiceEndpoint(databases, duration, "OrdersEs, no dispatcher", "--pyfly:eda:provider=none");
+        var withoutDispatcher = ProcessEndpoint.Service(databases, duration, "OrdersEs, no dispatcher", "--pyfly:eda:provider=none");
         var figures = new List<Figure>(await Comparison.RunAsync($"{Prefix}, {duration.TotalSeconds:0.#} s each", "requests/s", higherIsBetter: true, rounds,
-            new BareEndpoint(databases, duration), service, withoutDispatcher));
-        var memory = new Figure(MemoryScenario, PeakRssName, "MB", service.PeakRssMb, [service.PeakRssMb], 1, false);
-        var current = new Figure(memory.Scenario, "RSS at the end (VmRSS)", "MB", service.FinalRssMb, [service.FinalRssMb], 1, false);
-        foreach (var f in new[] { memory, current }) Console.WriteLine($"  {f.Scenario,-44} {f.Contender,-28} {f.Describe()}");
-        figures.Add(memory);
-        figures.Add(current);
+            bare, service, withoutDispatcher));
+        Figure[] memory =
+        [
+            new(MemoryScenario, PeakRssName, "MB", service.PeakRssMb, [service.PeakRssMb], 1, false),
+            new(MemoryScenario, "RSS at the end (VmRSS)", "MB", service.FinalRssMb, [service.FinalRssMb], 1, false),
+            new(MemoryScenario, "bare endpoint, peak RSS", "MB", bare.PeakRssMb, [bare.PeakRssMb], 1, false),
+        ];
+        foreach (var f in memory) Console.WriteLine($"  {f.Scenario,-44} {f.Contender,-28} {f.Describe()}");
+        figures.AddRange(memory);
         return figures;
     }
 
@@ -80,35 +85,30 @@ public static class HttpScenario
     /// What a careful engineer would write without the template: a slim minimal API that checks the body, builds the
     /// <c>OrderPlaced</c> payload and inserts its row (same columns, metadata with a correlation id) in one round trip,
     /// the unique (aggregate, sequence) constraint as the check, and answers 201 with Location, ETag and {id, version}.
+    /// Runs in its own process (<c>Bench.dll --bare-endpoint port connection-string</c>) until killed.
     /// </summary>
-    private sealed class BareEndpoint(BenchDatabase databases, TimeSpan duration) : IContender
+    public static class BareEndpoint
     {
+        public const string Argument = "--bare-endpoint";
+
         private const string InsertSql = """
             INSERT INTO pyfly_event_store
                 (event_id, aggregate_id, aggregate_type, sequence, event_type, payload, metadata, occurred_at, version, tenant_id)
             VALUES ($1, $2, 'Order', 1, $3, $4, $5, $6, 1, NULL)
             """;
 
-        private readonly HttpClient _client = NewClient();
-        private WebApplication? _app;
-        private NpgsqlDataSource? _dataSource;
-        private Uri? _url;
-
-        public string Name => "bare minimal API + Npgsql";
-
-        public async Task SetupAsync()
+        public static async Task RunAsync(int port, string connectionString)
         {
-            var connectionString = await databases.CreateAsync("http_bare");
-            await using (var database = new EventStoreDatabase(BenchDatabase.Store(connectionString))) await database.EnsureSchemaAsync();
-            _dataSource = NpgsqlDataSource.Create(connectionString);
+            await using var dataSource = NpgsqlDataSource.Create(connectionString);
             var serializer = BenchKernel.Serializer();
             var orderPlaced = serializer.Registry.NameOf(typeof(OrderPlaced));
 
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
-            builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
-            _app = builder.Build();
-            _app.MapPost("/api/orders", async (BareOrder body, HttpContext http) =>
+            builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, port));
+            await using var app = builder.Build();
+            app.MapGet("/health/live", () => Results.Ok());
+            app.MapPost("/api/orders", async (BareOrder body, HttpContext http) =>
             {
                 if (string.IsNullOrWhiteSpace(body.CustomerId) || body.Currency is not { Length: 3 } || body.Lines is not { Count: > 0 and <= 100 }
                     || body.Lines.Any(l => string.IsNullOrWhiteSpace(l.Sku) || l.Quantity < 1 || l.UnitPrice < 0))
@@ -120,7 +120,7 @@ public static class HttpScenario
                 var eventId = Guid.CreateVersion7().ToString("N");
                 var metadata = $$"""{"correlation_id":"{{correlation}}"}""";
                 var now = DateTime.SpecifyKind(DateTime.UtcNow, DateTimeKind.Unspecified);
-                await using var command = _dataSource.CreateCommand(InsertSql);
+                await using var command = dataSource.CreateCommand(InsertSql);
                 command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = eventId });
                 command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = id });
                 command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = orderPlaced });
@@ -132,18 +132,7 @@ public static class HttpScenario
                 http.Response.Headers["X-Correlation-Id"] = correlation;
                 return Results.Created($"/api/orders/{id}", new { id, version = 1 });
             });
-            await _app.StartAsync();
-            var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            _url = new Uri(new Uri(address), "/api/orders");
-        }
-
-        public Task<double> MeasureAsync() => LoadAsync(_client, _url!, duration);
-
-        public async ValueTask DisposeAsync()
-        {
-            _client.Dispose();
-            if (_app is not null) await _app.DisposeAsync();
-            if (_dataSource is not null) await _dataSource.DisposeAsync();
+            await app.RunAsync();
         }
 
         private sealed record BareOrder(string? CustomerId, string? Currency, List<BareLine>? Lines);
@@ -152,12 +141,43 @@ public static class HttpScenario
     }
 
     /// <summary>
-    /// The service as deployed: <c>dotnet OrdersEs.Api.dll</c> with its appsettings.json, PostgreSQL through the
-    /// command line (<c>--pyfly:data:relational:url</c>) and any <paramref name="extraArguments"/>, on a free loopback port. Its output is drained and kept
-    /// only to explain a failed start.
+    /// An endpoint in a child process on a free loopback port, on a fresh database: <see cref="Service"/> or <see cref="Bare"/>.
+    /// Its output is drained and kept only to explain a failed start.
     /// </summary>
-    private sealed class ServiceEndpoint(BenchDatabase databases, TimeSpan duration, string name, params string[] extraArguments) : IContender
+    private sealed class ProcessEndpoint(
+        BenchDatabase databases, TimeSpan duration, string name, string database, Func<string, Task> prepare,
+        string directory, Func<int, string, string[]> arguments) : IContender
     {
+        /// <summary>
+        /// The service as deployed: <c>dotnet OrdersEs.Api.dll</c> with its appsettings.json, PostgreSQL through the
+        /// command line (<c>--pyfly:data:relational:url</c>) and any <paramref name="extraArguments"/>; it creates its schema itself.
+        /// </summary>
+        public static ProcessEndpoint Service(BenchDatabase databases, TimeSpan duration, string name, params string[] extraArguments)
+        {
+            var directory = typeof(HttpScenario).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+                .Single(a => a.Key == "ApiOutputDirectory").Value!;
+            var dll = Path.Combine(directory, "OrdersEs.Api.dll");
+            if (!File.Exists(dll)) throw new FileNotFoundException($"{dll} is missing: build bench/ (it builds src/Api in the same configuration).", dll);
+            return new ProcessEndpoint(databases, duration, name, "http_svc", _ => Task.CompletedTask, directory, (port, connectionString) =>
+            [
+                dll, "--urls", $"http://127.0.0.1:{port}",
+                "--pyfly:eventsourcing:store:provider=efcore", $"--pyfly:data:relational:url={connectionString}", .. extraArguments,
+            ]);
+        }
+
+        /// <summary>The <see cref="BareEndpoint"/>, on the same schema (created here, as the service creates its own).</summary>
+        public static ProcessEndpoint Bare(BenchDatabase databases, TimeSpan duration)
+        {
+            var bench = typeof(HttpScenario).Assembly.Location;
+            return new ProcessEndpoint(databases, duration, "bare minimal API + Npgsql", "http_bare",
+                async connectionString =>
+                {
+                    await using var schema = new EventStoreDatabase(BenchDatabase.Store(connectionString));
+                    await schema.EnsureSchemaAsync();
+                },
+                Path.GetDirectoryName(bench)!, (port, connectionString) => [bench, BareEndpoint.Argument, port.ToString(System.Globalization.CultureInfo.InvariantCulture), connectionString]);
+        }
+
         private readonly HttpClient _client = NewClient();
         private readonly Queue<string> _lastOutput = new();
         private Process? _process;
@@ -169,11 +189,8 @@ public static class HttpScenario
 
         public async Task SetupAsync()
         {
-            var connectionString = await databases.CreateAsync("http_svc");
-            var directory = typeof(HttpScenario).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-                .Single(a => a.Key == "ApiOutputDirectory").Value!;
-            var dll = Path.Combine(directory, "OrdersEs.Api.dll");
-            if (!File.Exists(dll)) throw new FileNotFoundException($"{dll} is missing: build bench/ (it builds src/Api in the same configuration).", dll);
+            var connectionString = await databases.CreateAsync(database);
+            await prepare(connectionString);
             var port = FreePort();
             var start = new ProcessStartInfo("dotnet")
             {
@@ -182,11 +199,7 @@ public static class HttpScenario
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
-            foreach (var argument in new[]
-            {
-                dll, "--urls", $"http://127.0.0.1:{port}",
-                "--pyfly:eventsourcing:store:provider=efcore", $"--pyfly:data:relational:url={connectionString}",
-            }.Concat(extraArguments)) start.ArgumentList.Add(argument);
+            foreach (var argument in arguments(port, connectionString)) start.ArgumentList.Add(argument);
             _process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
             _process.OutputDataReceived += (_, line) => Keep(line.Data);
             _process.ErrorDataReceived += (_, line) => Keep(line.Data);
@@ -198,7 +211,7 @@ public static class HttpScenario
             var deadline = Stopwatch.StartNew();
             while (true)
             {
-                if (_process.HasExited) throw new InvalidOperationException($"The service exited with {_process.ExitCode}:\n{Output()}");
+                if (_process.HasExited) throw new InvalidOperationException($"{name} exited with {_process.ExitCode}:\n{Output()}");
                 try
                 {
                     using var live = await _client.GetAsync(new Uri(root, "/health/live"));
@@ -208,7 +221,7 @@ public static class HttpScenario
                 {
                     // not listening yet
                 }
-                if (deadline.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"The service did not answer within 60 s:\n{Output()}");
+                if (deadline.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"{name} did not answer within 60 s:\n{Output()}");
                 await Task.Delay(100);
             }
         }
@@ -240,7 +253,7 @@ public static class HttpScenario
                 if (now - before <= 3) return;
                 before = now;
             }
-            Console.WriteLine($"    note: the service was still busy {limit.TotalSeconds:0} s after its round (projection, outbox or JIT backlog)");
+            Console.WriteLine($"    note: a child process was still busy {limit.TotalSeconds:0} s after its round (projection, outbox or JIT backlog)");
         }
 
         public async ValueTask DisposeAsync()

@@ -43,6 +43,18 @@ public sealed class EventSourcingPublisher
     public Task PublishAsync(StoredEventEnvelope envelope, CancellationToken cancellationToken = default) =>
         _publisher.PublishAsync(ToMessage(envelope, Destination), cancellationToken);
 
+    /// <summary>
+    /// Publishes one aggregate's envelopes in the given order, several in flight where the bus keeps their order
+    /// (see <see cref="IEventPublisher.PublishInOrderAsync"/>); tells how many, from the first, were accepted.
+    /// </summary>
+    public Task<PublishOutcome> PublishInOrderAsync(IReadOnlyList<StoredEventEnvelope> envelopes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(envelopes);
+        var messages = new EventMessage[envelopes.Count];
+        for (var i = 0; i < messages.Length; i++) messages[i] = ToMessage(envelopes[i], Destination);
+        return _publisher.PublishInOrderAsync(messages, cancellationToken);
+    }
+
     /// <summary>Publishes in the given order, one at a time; stops at the first failure, leaving the rest unpublished.</summary>
     public async Task PublishAllAsync(IEnumerable<StoredEventEnvelope> envelopes, CancellationToken cancellationToken = default)
     {

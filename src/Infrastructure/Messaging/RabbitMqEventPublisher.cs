@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -70,65 +71,83 @@ public sealed class RabbitMqEventPublisher : IEventPublisher, IEventBusProbe, IA
     public async Task PublishAsync(EventMessage message, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(message);
+        var outcome = await PublishInOrderAsync([message], cancellationToken).ConfigureAwait(false);
+        if (outcome.Error is not null) ExceptionDispatchInfo.Throw(outcome.Error);
+    }
+
+    /// <summary>
+    /// Publishes the messages in their order on one channel, all in flight at once, and awaits their confirms together:
+    /// the broker enqueues them in that order. After a failed one (a nack, a timeout, a closed channel) the later ones
+    /// may have been accepted too; they count as not accepted, so a caller that retries sends them again.
+    /// </summary>
+    public async Task<PublishOutcome> PublishInOrderAsync(IReadOnlyList<EventMessage> messages, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (messages.Count == 0) return new PublishOutcome(0, null);
 
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bounded.CancelAfter(_options.PublishTimeout);
         var token = bounded.Token;
+        try
+        {
+            await WaitForChannelSlotAsync(messages[0], cancellationToken, token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            return new PublishOutcome(0, e);
+        }
 
-        await WaitForChannelSlotAsync(message, cancellationToken, token).ConfigureAwait(false);
         IChannel? channel = null;
-        var reusable = false;
+        var accepted = 0;
+        Exception? error = null;
+        // Before any publish, what fails (renting a channel, declaring an exchange) is told with the message it was for.
+        var preparing = messages[0];
         try
         {
             channel = await RentChannelAsync(token).ConfigureAwait(false);
-            if (!_declaredExchanges.ContainsKey(message.Destination))
+            foreach (var message in messages)
             {
+                if (_declaredExchanges.ContainsKey(message.Destination)) continue;
+                preparing = message;
                 await channel.ExchangeDeclareAsync(message.Destination, ExchangeType.Topic, durable: true, autoDelete: false,
                     arguments: null, passive: false, noWait: false, cancellationToken: token).ConfigureAwait(false);
                 _declaredExchanges.TryAdd(message.Destination, true);
             }
-
-            await channel.BasicPublishAsync(message.Destination, message.EventType, mandatory: true,
-                Properties(message), Encoding.UTF8.GetBytes(message.Body), token).ConfigureAwait(false);
-            reusable = true;
-        }
-        catch (PublishException e) when (e.IsReturn)
-        {
-            reusable = true;
-            if (_reportedUnroutable.TryAdd((message.Destination, message.EventType), true))
+            // The client sends in call order (one send at a time per channel); each task completes with the message's confirm.
+            var confirms = new Task[messages.Count];
+            for (var i = 0; i < messages.Count; i++)
             {
-                _logger.LogWarning(
-                    "No queue is bound to exchange {Exchange} for routing key {RoutingKey}; the broker dropped the message (reported once per exchange and event type)",
-                    message.Destination, message.EventType);
+                var message = messages[i];
+                confirms[i] = channel.BasicPublishAsync(message.Destination, message.EventType, mandatory: true,
+                    Properties(message), Encoding.UTF8.GetBytes(message.Body), token).AsTask();
+            }
+            for (var i = 0; i < confirms.Length; i++)
+            {
+                try
+                {
+                    await confirms[i].ConfigureAwait(false);
+                }
+                catch (PublishException e) when (e.IsReturn)
+                {
+                    ReportUnroutable(messages[i]);
+                }
+                catch (Exception e)
+                {
+                    error ??= Failure(messages[i], e, cancellationToken);
+                }
+                if (error is null) accepted++;
             }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception e)
         {
-            throw;
-        }
-        catch (OperationCanceledException e)
-        {
-            throw Failure(message, $"no answer within {_options.PublishTimeout.TotalSeconds:0.#}s", e);
-        }
-        catch (PublishException e)
-        {
-            throw Failure(message, "the broker rejected it (nack)", e);
-        }
-        catch (EventPublishException)
-        {
-            throw;
-        }
-        catch (Exception e) when (e is not ObjectDisposedException || !_disposed)
-        {
-            // The exchange may be gone (broker reset) or the channel closed on an error: declare again next time.
-            _declaredExchanges.TryRemove(message.Destination, out _);
-            throw Failure(message, e.Message, e);
+            error ??= Failure(preparing, e, cancellationToken);
         }
         finally
         {
-            await ReturnChannelAsync(channel, reusable).ConfigureAwait(false);
+            await ReturnChannelAsync(channel, reusable: error is null).ConfigureAwait(false);
         }
+        return new PublishOutcome(accepted, error);
     }
 
     /// <summary>Opens the connection if needed and reports whether the broker is reachable now; never throws.</summary>
@@ -264,8 +283,41 @@ public sealed class RabbitMqEventPublisher : IEventPublisher, IEventBusProbe, IA
         && reason.Initiator != ShutdownInitiator.Application
         && reason.ReplyCode != Constants.AccessRefused;
 
+    /// <summary>
+    /// Why <paramref name="message"/> was not accepted: the caller's cancellation as it is, anything else as an
+    /// <see cref="EventPublishException"/> saying what happened.
+    /// </summary>
+    private Exception Failure(EventMessage message, Exception error, CancellationToken callerToken)
+    {
+        switch (error)
+        {
+            case OperationCanceledException when callerToken.IsCancellationRequested:
+            case EventPublishException:
+            case ObjectDisposedException when _disposed:
+                return error;
+            case OperationCanceledException:
+                return Failure(message, $"no answer within {_options.PublishTimeout.TotalSeconds:0.#}s", error);
+            case PublishException:
+                return Failure(message, "the broker rejected it (nack)", error);
+            default:
+                // The exchange may be gone (broker reset) or the channel closed on an error: declare again next time.
+                _declaredExchanges.TryRemove(message.Destination, out _);
+                return Failure(message, error.Message, error);
+        }
+    }
+
     private EventPublishException Failure(EventMessage message, string reason, Exception inner) =>
         new($"Publishing {message.EventType} {message.MessageId} to exchange '{message.Destination}' on RabbitMQ at {DisplayUrl} failed: {reason}", inner);
+
+    private void ReportUnroutable(EventMessage message)
+    {
+        if (_reportedUnroutable.TryAdd((message.Destination, message.EventType), true))
+        {
+            _logger.LogWarning(
+                "No queue is bound to exchange {Exchange} for routing key {RoutingKey}; the broker dropped the message (reported once per exchange and event type)",
+                message.Destination, message.EventType);
+        }
+    }
 
     private static async Task DisposeQuietlyAsync(IAsyncDisposable resource)
     {

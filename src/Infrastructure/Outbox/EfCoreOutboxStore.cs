@@ -31,13 +31,16 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
     // operator retries or skips that). Earlier due messages of the aggregate have lower ids, so ORDER BY id claims
     // them in the same batch or before. Each check is one probe of a small partial index (or of the dead letters'
     // index, usually empty), so the claim's cost stays per candidate row.
-    private const string DueCondition = """
+    // On PostgreSQL the in-flight check leaves out "p.delivered_at IS NULL": a delivered row never holds a future
+    // claim or retry time (delivery clears both), and without it the only index the check can use is
+    // orderses_outbox_waiting_idx, whatever the statistics say (see OutboxSchema). SQLite keeps it for its partial index.
+    private static string DueCondition(bool postgres) => $"""
         o.delivered_at IS NULL
           AND (o.claimed_until IS NULL OR o.claimed_until <= @now)
           AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= @now)
           AND NOT EXISTS (
               SELECT 1 FROM orderses_outbox p
-              WHERE p.aggregate_id = o.aggregate_id AND p.sequence < o.sequence AND p.delivered_at IS NULL
+              WHERE p.aggregate_id = o.aggregate_id AND p.sequence < o.sequence{(postgres ? "" : " AND p.delivered_at IS NULL")}
                 AND (p.claimed_until > @now OR p.next_attempt_at > @now))
           AND NOT EXISTS (
               SELECT 1 FROM orderses_outbox_dead_letters d
@@ -58,7 +61,7 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
     private static readonly string PostgresClaimSql = $"""
         WITH candidates AS (
             SELECT o.id FROM orderses_outbox o
-            WHERE {DueCondition}
+            WHERE {DueCondition(postgres: true)}
             ORDER BY o.id
             LIMIT @limit
             FOR UPDATE OF o SKIP LOCKED
@@ -75,7 +78,7 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
     private static readonly string SqliteSelectDueSql = $"""
         SELECT o.id, o.event_id, o.aggregate_id, o.sequence, o.attempts, {EventColumns}
         FROM orderses_outbox o LEFT JOIN pyfly_event_store e ON e.event_id = o.event_id
-        WHERE {DueCondition}
+        WHERE {DueCondition(postgres: false)}
         ORDER BY o.id
         LIMIT @limit
         """;
@@ -178,7 +181,7 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
 
     public Task MarkDeliveredAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
         ids.Count == 0 ? Task.CompletedTask : ExecuteAsync("mark outbox messages delivered", $"""
-            UPDATE orderses_outbox SET delivered_at = @now, claimed_by = NULL, claimed_until = NULL, last_error = NULL
+            UPDATE orderses_outbox SET delivered_at = @now, claimed_by = NULL, claimed_until = NULL, next_attempt_at = NULL, last_error = NULL
             WHERE {IdsCondition}
             """, c => AddAll(c, [Time("now", _time.GetUtcNow()), IdsParameter(c, ids)]), cancellationToken);
 

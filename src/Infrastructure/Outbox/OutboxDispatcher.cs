@@ -14,6 +14,15 @@ namespace OrdersEs.Infrastructure.Outbox;
 /// publishes aggregates concurrently but each aggregate's messages in order, and settles each message.
 /// </summary>
 /// <remarks>
+/// <para>A batch's aggregates are spread over <see cref="OutboxOptions.MaxConcurrentPublishes"/> lanes, each aggregate whole
+/// in one lane; a lane's messages are published together (<see cref="IEventPublisher.PublishInOrderAsync"/>): on
+/// RabbitMQ all in flight on one channel, each aggregate's in sequence order, their confirms awaited together. When the broker refuses
+/// one of them (a nack: an internal broker error), the later ones may already be enqueued; they are published again
+/// after it, so a consumer may then see a message before an earlier one of its aggregate, and again after it. Consumers
+/// that must apply an aggregate's events strictly in order check the <c>sequence</c> header (and de-duplicate by message
+/// id, as at-least-once delivery requires anyway).</para>
+/// </remarks>
+/// <remarks>
 /// <para>A failed message is retried after an exponential delay with jitter; its aggregate's later messages wait for it.
 /// After <see cref="OutboxOptions.MaxAttempts"/> it moves to the dead letters, and the aggregate's following messages are
 /// parked (never claimed, by any replica) until an operator retries it (<see cref="IOutboxMonitor.RetryDeadLetterAsync"/>:
@@ -30,7 +39,7 @@ namespace OrdersEs.Infrastructure.Outbox;
 public sealed partial class OutboxDispatcher : BackgroundService
 {
     private readonly IOutboxStore _store;
-    private readonly Func<StoredEventEnvelope, CancellationToken, Task> _publish;
+    private readonly Func<IReadOnlyList<StoredEventEnvelope>, CancellationToken, Task<PublishOutcome>> _publish;
     private readonly Func<CancellationToken, Task<bool>>? _busReachable;
     private readonly EventStoreSignal _signal;
     private readonly OutboxOptions _options;
@@ -51,14 +60,26 @@ public sealed partial class OutboxDispatcher : BackgroundService
         TimeProvider? timeProvider = null,
         ILogger<OutboxDispatcher>? logger = null,
         IEventBusProbe? bus = null)
-        : this(store, (publisher ?? throw new ArgumentNullException(nameof(publisher))).PublishAsync, signal, options, timeProvider, logger,
+        : this(store, (publisher ?? throw new ArgumentNullException(nameof(publisher))).PublishInOrderAsync, signal, options, timeProvider, logger,
             bus is null ? null : async cancellationToken => (await bus.ProbeAsync(cancellationToken).ConfigureAwait(false)).Reachable)
     {
     }
 
+    /// <summary>A dispatcher over a publish function of one envelope at a time (the seed's <see cref="TransactionalOutbox"/>).</summary>
     internal OutboxDispatcher(
         IOutboxStore store,
         Func<StoredEventEnvelope, CancellationToken, Task> publish,
+        EventStoreSignal? signal,
+        OutboxOptions? options,
+        TimeProvider? timeProvider,
+        ILogger? logger)
+        : this(store, (envelopes, cancellationToken) => PublishOutcome.OneAfterAnotherAsync(envelopes, publish, cancellationToken), signal, options, timeProvider, logger, busReachable: null)
+    {
+    }
+
+    private OutboxDispatcher(
+        IOutboxStore store,
+        Func<IReadOnlyList<StoredEventEnvelope>, CancellationToken, Task<PublishOutcome>> publish,
         EventStoreSignal? signal,
         OutboxOptions? options,
         TimeProvider? timeProvider,
@@ -184,12 +205,12 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private async Task<int> DeliverAsync(IReadOnlyList<OutboxMessage> batch, CancellationToken stoppingToken)
     {
         var round = new Round(_busReachable);
-        var groups = batch.GroupBy(m => m.AggregateId, StringComparer.Ordinal).Select(g => g.OrderBy(m => m.Sequence).ToArray());
+        var lanes = Lanes(batch, _options.MaxConcurrentPublishes);
         try
         {
-            await Parallel.ForEachAsync(groups,
-                new ParallelOptions { MaxDegreeOfParallelism = _options.MaxConcurrentPublishes, CancellationToken = stoppingToken },
-                (group, token) => PublishInOrderAsync(group, round, token));
+            await Parallel.ForEachAsync(lanes,
+                new ParallelOptions { MaxDegreeOfParallelism = lanes.Length, CancellationToken = stoppingToken },
+                (lane, token) => PublishInOrderAsync(lane, round, token));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -242,39 +263,52 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private WorkScope? MessageScope(OutboxMessage message) =>
         message.Envelope is null ? null : WorkScope.ForEvent(_logger, RoundWork, message.Envelope);
 
-    // The aggregate's later messages wait for the earlier one: never published out of order.
+    /// <summary>
+    /// Spreads the batch's aggregates over at most <paramref name="count"/> lanes, each aggregate whole and in sequence
+    /// order within one lane, the lanes about even in messages.
+    /// </summary>
+    private static OutboxMessage[][] Lanes(IReadOnlyList<OutboxMessage> batch, int count)
+    {
+        var aggregates = batch.GroupBy(m => m.AggregateId, StringComparer.Ordinal)
+            .Select(g => g.OrderBy(m => m.Sequence).ToArray())
+            .OrderByDescending(g => g.Length)
+            .ToArray();
+        var lanes = new List<OutboxMessage>[Math.Min(count, aggregates.Length)];
+        for (var i = 0; i < lanes.Length; i++) lanes[i] = [];
+        // Largest first, each to the lane with the fewest messages so far.
+        foreach (var aggregate in aggregates) lanes.MinBy(lane => lane.Count)!.AddRange(aggregate);
+        return lanes.Select(lane => lane.ToArray()).ToArray();
+    }
+
+    // A lane's messages go out together, in order; from the first that is not accepted on, none counts as delivered
+    // (other aggregates' later messages of the lane are given back untried and go out in the next round).
     private async ValueTask PublishInOrderAsync(OutboxMessage[] group, Round round, CancellationToken cancellationToken)
     {
-        for (var i = 0; i < group.Length; i++)
+        if (round.BusDown || cancellationToken.IsCancellationRequested)
         {
-            var message = group[i];
-            if (round.BusDown || cancellationToken.IsCancellationRequested || message.Envelope is null)
-            {
-                if (message.Envelope is null) round.Failed.Enqueue((message, null));
-                else round.Untried.Add(message.Id);
-                GiveBack(group, i + 1, round);
-                return;
-            }
-            try
-            {
-                await _publish(message.Envelope, cancellationToken);
-                round.Delivered.Add(message.Id);
-                OrdersEsTelemetry.RecordOutboxDelivery(_time.GetUtcNow() - message.Envelope.OccurredAt);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                round.Failed.Enqueue((message, e));
-                GiveBack(group, i + 1, round);
-                if (!await round.IsBusReachableAsync(cancellationToken)) round.BusDown = true;
-                return;
-            }
-            catch (OperationCanceledException)
-            {
-                // Stopping mid-publish: whether the broker got it is unknown, so it goes out again (at least once).
-                GiveBack(group, i, round);
-                return;
-            }
+            GiveBack(group, 0, round);
+            return;
         }
+        // An unreadable message (no envelope) fails where it stands: the ones before it go out, the ones after wait.
+        var readable = Array.FindIndex(group, m => m.Envelope is null) is var unreadable and >= 0 ? unreadable : group.Length;
+        var outcome = readable == 0 ? new PublishOutcome(0, null)
+            : await _publish(group.Take(readable).Select(m => m.Envelope!).ToArray(), cancellationToken);
+        for (var i = 0; i < outcome.Accepted; i++)
+        {
+            round.Delivered.Add(group[i].Id);
+            OrdersEsTelemetry.RecordOutboxDelivery(_time.GetUtcNow() - group[i].Envelope!.OccurredAt);
+        }
+        var next = outcome.Accepted;
+        if (next == group.Length) return;
+        if (outcome.Error is OperationCanceledException && cancellationToken.IsCancellationRequested)
+        {
+            // Stopping mid-publish: whether the broker got it is unknown, so it goes out again (at least once).
+            GiveBack(group, next, round);
+            return;
+        }
+        round.Failed.Enqueue((group[next], outcome.Error));
+        GiveBack(group, next + 1, round);
+        if (outcome.Error is not null && !await round.IsBusReachableAsync(cancellationToken)) round.BusDown = true;
     }
 
     /// <summary>The messages of an error and its causes, for operators: the root cause is usually the useful part.</summary>

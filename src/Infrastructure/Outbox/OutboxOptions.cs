@@ -13,8 +13,11 @@ public sealed class OutboxOptions
     /// <summary>Messages claimed per round.</summary>
     public int BatchSize { get; set; } = 500;
 
-    /// <summary>Aggregates published at once within a batch (each aggregate's messages go one after the other).</summary>
-    public int MaxConcurrentPublishes { get; set; } = 64;
+    /// <summary>
+    /// Lanes a batch is published on at once: its aggregates are spread over them, each aggregate's messages in one lane in
+    /// order. On RabbitMQ a lane is one channel with all its messages in flight: the default matches the publisher's 32 channels.
+    /// </summary>
+    public int MaxConcurrentPublishes { get; set; } = 32;
 
     /// <summary>
     /// How long a claim holds unless renewed; after it, another instance may take the message (a crashed dispatcher's rows).

@@ -20,6 +20,17 @@ namespace OrdersEs.Infrastructure.Outbox;
 /// </remarks>
 internal static class OutboxSchema
 {
+    // The claim's check "no earlier message of the aggregate in flight or waiting for a retry" probes this index, which
+    // holds only rows with a claim or retry time (delivery clears both): a few batches' worth, whatever the backlog. It
+    // is the only index that check can use (it does not test delivered_at, see EfCoreOutboxStore), because any other
+    // plan costs as much as the backlog per claim and the planner picks one when the statistics are stale, as they are
+    // right after a burst of appends or an outage: measured 4.4-7.2 s instead of 35 ms per 500-row claim with 50,000
+    // waiting, O(n^2) for the whole backlog. PostgreSQL only: SQLite plans without statistics.
+    private const string WaitingIndex = """
+        CREATE INDEX IF NOT EXISTS orderses_outbox_waiting_idx ON orderses_outbox (aggregate_id, sequence)
+        WHERE claimed_until IS NOT NULL OR next_attempt_at IS NOT NULL
+        """;
+
     public static readonly string[] PostgreSql =
     [
         """
@@ -42,6 +53,7 @@ internal static class OutboxSchema
         "CREATE INDEX IF NOT EXISTS orderses_outbox_undelivered_idx ON orderses_outbox (id) WHERE delivered_at IS NULL",
         "CREATE INDEX IF NOT EXISTS orderses_outbox_aggregate_idx ON orderses_outbox (aggregate_id, sequence) WHERE delivered_at IS NULL",
         "CREATE INDEX IF NOT EXISTS orderses_outbox_delivered_idx ON orderses_outbox (delivered_at) WHERE delivered_at IS NOT NULL",
+        WaitingIndex,
         """
         CREATE TABLE IF NOT EXISTS orderses_outbox_dead_letters (
             id BIGINT PRIMARY KEY,

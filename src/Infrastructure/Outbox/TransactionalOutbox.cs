@@ -46,7 +46,7 @@ public sealed class TransactionalOutbox : IAsyncDisposable
                 Retention = settings.Retention,
                 PruneInterval = settings.PruneInterval,
             },
-            timeProvider, logger, busReachable: null);
+            timeProvider, logger);
     }
 
     /// <summary>The seed's <c>publish(envelope)</c> without a cancellation token.</summary>

@@ -96,6 +96,60 @@ public sealed class RabbitMqEventPublisherTests
     }
 
     [Fact]
+    public async Task Messages_published_in_order_all_in_flight_at_once_arrive_in_that_order()
+    {
+        var url = await RabbitMqTestBroker.UrlAsync();
+        var exchange = RabbitMqTestBroker.UniqueName("in-order");
+        await using var queue = await BoundQueue.BindAsync(url, exchange, "#");
+        await using var bus = RabbitMqTestBroker.Publisher(url);
+        var messages = Enumerable.Range(0, 300)
+            .Select(i => new EventMessage(exchange, i % 2 == 0 ? "Tick" : "Tock", $"m-{i}", "{}", new Dictionary<string, string>()))
+            .ToArray();
+
+        // Several aggregates at once, as the outbox dispatcher publishes them, each on its own channel.
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => bus.PublishInOrderAsync(messages)));
+
+        Assert.All(outcomes, outcome => Assert.Equal(new PublishOutcome(300, null), outcome));
+        var positions = new Dictionary<string, List<int>>();
+        for (var i = 0; i < 900; i++)
+        {
+            var id = (await queue.NextAsync(Arrival))?.BasicProperties.MessageId ?? "missing";
+            if (!positions.TryGetValue(id, out var seen)) positions[id] = seen = [];
+            seen.Add(i);
+        }
+        Assert.Equal(300, positions.Count);
+        // Each copy of the sequence arrives in order: the k-th arrival of m-i comes after the k-th arrival of m-(i-1).
+        for (var i = 1; i < 300; i++)
+        {
+            var (earlier, later) = (positions[$"m-{i - 1}"], positions[$"m-{i}"]);
+            for (var copy = 0; copy < 3; copy++) Assert.True(earlier[copy] < later[copy], $"copy {copy} of m-{i} overtook m-{i - 1}");
+        }
+    }
+
+    [Fact]
+    public async Task Messages_published_in_order_report_a_failure_with_its_message_and_none_after_it_as_accepted()
+    {
+        var url = await RabbitMqTestBroker.UrlAsync();
+        var fanout = RabbitMqTestBroker.UniqueName("fanout-in-order");
+        await using var setup = await new ConnectionFactory { Uri = new Uri(url) }.CreateConnectionAsync();
+        await using var channel = await setup.CreateChannelAsync();
+        await channel.ExchangeDeclareAsync(fanout, ExchangeType.Fanout, durable: false, autoDelete: true);
+        await using var bus = RabbitMqTestBroker.Publisher(url);
+        var good = RabbitMqTestBroker.UniqueName("good-in-order");
+
+        var outcome = await bus.PublishInOrderAsync([
+            new EventMessage(good, "ThingHappened", "m-1", "{}", new Dictionary<string, string>()),
+            new EventMessage(fanout, "ThingHappened", "m-2", "{}", new Dictionary<string, string>()),
+        ]);
+
+        // The exchange of the second message cannot be declared, so nothing went out.
+        Assert.Equal(0, outcome.Accepted);
+        var error = Assert.IsType<EventPublishException>(outcome.Error);
+        Assert.Contains("m-2", error.Message);
+        Assert.Equal(new PublishOutcome(1, null), await bus.PublishInOrderAsync([new EventMessage(good, "ThingHappened", "m-3", "{}", new Dictionary<string, string>())]));
+    }
+
+    [Fact]
     public async Task Publishing_to_an_exchange_of_another_type_throws_EventPublishException_and_the_publisher_keeps_working()
     {
         var url = await RabbitMqTestBroker.UrlAsync();
