@@ -58,7 +58,7 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
 
     private static readonly string EventColumns = EventRowReader.ColumnsOf("e");
 
-    private static readonly string PostgresClaimSql = $"""
+    internal static readonly string PostgresClaimSql = $"""
         WITH candidates AS (
             SELECT o.id FROM orderses_outbox o
             WHERE {DueCondition(postgres: true)}

@@ -142,4 +142,40 @@ public sealed class SqliteOutboxTests : EfCoreOutboxContract
 public sealed class PostgresOutboxTests : EfCoreOutboxContract
 {
     protected override Task<TestDatabase> CreateDatabaseAsync() => TestDatabases.CreatePostgresAsync();
+
+    [Fact]
+    public async Task With_stale_statistics_after_a_burst_the_claim_checks_predecessors_in_the_waiting_index_only()
+    {
+        var setup = await CreateAsync();
+        async Task BurstAsync()
+        {
+            for (var i = 0; i < 200; i++) await setup.Events.AppendAsync(NewId(), "Counter", Things(10), 0);
+        }
+        await using var connection = await Database.Database.OpenConnectionAsync();
+        async Task<string> RunAsync(string sql, Action<DbCommand>? bind = null)
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            bind?.Invoke(command);
+            await using var reader = await command.ExecuteReaderAsync();
+            var lines = new List<string>();
+            while (await reader.ReadAsync()) lines.Add(reader.GetString(0));
+            return string.Join('\n', lines);
+        }
+        // Statistics taken while nothing waited, then a burst: what autovacuum leaves for up to a minute.
+        await BurstAsync();
+        await RunAsync("UPDATE orderses_outbox SET delivered_at = now() RETURNING 'x'");
+        await RunAsync("ANALYZE orderses_outbox; SELECT 'x'");
+        await BurstAsync();
+
+        var now = DateTime.SpecifyKind(DateTime.UtcNow, DateTimeKind.Unspecified);
+        var plan = await RunAsync("EXPLAIN " + EfCoreOutboxStore.PostgresClaimSql, command =>
+        {
+            foreach (var (name, value) in new (string, object)[] { ("now", now), ("limit", 500), ("owner", "test"), ("until", now.AddSeconds(5)) })
+                command.Parameters.Add(new Npgsql.NpgsqlParameter(name, value));
+        });
+
+        // Any other access to the predecessors reads every waiting row per candidate: seconds per claim at 50,000.
+        Assert.Contains("orderses_outbox_waiting_idx on orderses_outbox p", plan);
+    }
 }
