@@ -114,7 +114,9 @@ public sealed class RabbitMqEventPublisher : IEventPublisher, IEventBusProbe, IA
                     arguments: null, passive: false, noWait: false, cancellationToken: token).ConfigureAwait(false);
                 _declaredExchanges.TryAdd(message.Destination, true);
             }
-            // The client sends in call order (one send at a time per channel); each task completes with the message's confirm.
+            // The client sends in call order: one send at a time per channel, behind a semaphore that lets waiters in
+            // first come, first served (ConfirmingChannel sets no rate limiter that could delay one call past the next).
+            // Each task completes with its message's confirm.
             var confirms = new Task[messages.Count];
             for (var i = 0; i < messages.Count; i++)
             {
