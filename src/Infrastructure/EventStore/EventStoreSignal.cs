@@ -28,19 +28,18 @@ public sealed class EventStoreSignal
     /// <summary>Completes at the next append of this process after this call; take it before acting, as above.</summary>
     public Task NextLocalAppend => Volatile.Read(ref _nextLocalAppend).Task;
 
-    /// <summary>Waits for a notification taken earlier, at most <paramref name="timeout"/>; true when it came.</summary>
+    /// <summary>
+    /// Waits for a notification taken earlier (or any task), at most <paramref name="timeout"/>; true when it came.
+    /// A timeout throws nothing: the runners wait a few milliseconds at a time, and a thrown exception per wait costs CPU.
+    /// </summary>
     public static async Task<bool> WaitAsync(Task notification, TimeSpan timeout, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
-        if (timeout <= TimeSpan.Zero) return notification.IsCompleted;
-        try
+        if (timeout > TimeSpan.Zero && !notification.IsCompleted)
         {
-            await notification.WaitAsync(timeout, timeProvider, cancellationToken);
-            return true;
+            await notification.WaitAsync(timeout, timeProvider, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            cancellationToken.ThrowIfCancellationRequested();
         }
-        catch (TimeoutException)
-        {
-            return false;
-        }
+        return notification.IsCompleted;
     }
 
     private static TaskCompletionSource NewSource() => new(TaskCreationOptions.RunContinuationsAsynchronously);

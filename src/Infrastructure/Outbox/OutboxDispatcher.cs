@@ -181,7 +181,9 @@ public sealed partial class OutboxDispatcher : BackgroundService
         {
             try
             {
-                await Task.Delay(_options.ClaimRenewInterval, _time, cancellationToken);
+                // Cancelled at the end of every round: no exception thrown for that (rounds follow each other quickly).
+                await Task.Delay(_options.ClaimRenewInterval, _time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (cancellationToken.IsCancellationRequested) return;
                 var renewed = await _store.RenewClaimsAsync(Owner, ids, _options.ClaimLease, cancellationToken);
                 // None while the round still publishes means the lease ran out before this renewal (a long pause).
                 if (renewed == 0 && !warned && !_settling)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using OrdersEs.Infrastructure.EventSourcing;
+using OrdersEs.Infrastructure.EventStore;
 
 namespace OrdersEs.Infrastructure.Projections;
 
@@ -151,13 +152,7 @@ public sealed class ProjectionMonitor(TimeProvider timeProvider)
             if (await condition(cancellationToken)) return true;
             var left = deadline - timeProvider.GetUtcNow();
             if (left <= TimeSpan.Zero) return false;
-            try
-            {
-                await progress.WaitAsync(left < FallbackCheckInterval ? left : FallbackCheckInterval, timeProvider, cancellationToken);
-            }
-            catch (TimeoutException)
-            {
-            }
+            await EventStoreSignal.WaitAsync(progress, left < FallbackCheckInterval ? left : FallbackCheckInterval, timeProvider, cancellationToken);
         }
     }
 

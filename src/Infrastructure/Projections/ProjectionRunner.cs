@@ -305,14 +305,8 @@ public sealed partial class ProjectionRunner : BackgroundService
             Interlocked.CompareExchange(ref _retryNow, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), retryNow);
             return;
         }
-        try
-        {
-            await retryNow.Task.WaitAsync(delay, _timeProvider, stoppingToken);
+        if (await EventStoreSignal.WaitAsync(retryNow.Task, delay, _timeProvider, stoppingToken))
             Interlocked.CompareExchange(ref _retryNow, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), retryNow);
-        }
-        catch (TimeoutException)
-        {
-        }
     }
 
     // A read-ahead that will not be used: its outcome (even a failure) is observed and dropped.

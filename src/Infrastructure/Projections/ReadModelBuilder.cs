@@ -164,14 +164,8 @@ public sealed partial class ReadModelBuilder : BackgroundService
                     LogTendFailed(e);
                 }
                 var wait = _running.IsEmpty ? _options.PollInterval : _options.SwitchCheckInterval;
-                try
-                {
-                    await wake.Task.WaitAsync(wait, _timeProvider, stoppingToken);
+                if (await EventStoreSignal.WaitAsync(wake.Task, wait, _timeProvider, stoppingToken))
                     Interlocked.CompareExchange(ref _wake, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), wake);
-                }
-                catch (TimeoutException)
-                {
-                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
