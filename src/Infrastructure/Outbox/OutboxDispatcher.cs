@@ -21,8 +21,6 @@ namespace OrdersEs.Infrastructure.Outbox;
 /// after it, so a consumer may then see a message before an earlier one of its aggregate, and again after it. Consumers
 /// that must apply an aggregate's events strictly in order check the <c>sequence</c> header (and de-duplicate by message
 /// id, as at-least-once delivery requires anyway).</para>
-/// </remarks>
-/// <remarks>
 /// <para>A failed message is retried after an exponential delay with jitter; its aggregate's later messages wait for it.
 /// After <see cref="OutboxOptions.MaxAttempts"/> it moves to the dead letters, and the aggregate's following messages are
 /// parked (never claimed, by any replica) until an operator retries it (<see cref="IOutboxMonitor.RetryDeadLetterAsync"/>:
@@ -284,32 +282,41 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
     // A lane's messages go out together, in order; from the first that is not accepted on, none counts as delivered
     // (other aggregates' later messages of the lane are given back untried and go out in the next round).
-    private async ValueTask PublishInOrderAsync(OutboxMessage[] group, Round round, CancellationToken cancellationToken)
+    private async ValueTask PublishInOrderAsync(OutboxMessage[] lane, Round round, CancellationToken cancellationToken)
     {
         if (round.BusDown || cancellationToken.IsCancellationRequested)
         {
-            GiveBack(group, 0, round);
+            GiveBack(lane, 0, round);
             return;
         }
         // An unreadable message (no envelope) fails where it stands: the ones before it go out, the ones after wait.
-        var readable = Array.FindIndex(group, m => m.Envelope is null) is var unreadable and >= 0 ? unreadable : group.Length;
-        var outcome = readable == 0 ? new PublishOutcome(0, null)
-            : await _publish(group.Take(readable).Select(m => m.Envelope!).ToArray(), cancellationToken);
+        var readable = Array.FindIndex(lane, m => m.Envelope is null) is var unreadable and >= 0 ? unreadable : lane.Length;
+        PublishOutcome outcome;
+        try
+        {
+            outcome = readable == 0 ? new PublishOutcome(0, null)
+                : await _publish(lane.Take(readable).Select(m => m.Envelope!).ToArray(), cancellationToken);
+        }
+        catch (Exception e)
+        {
+            // A bus that throws instead of telling its outcome: nothing is known to be accepted.
+            outcome = new PublishOutcome(0, e);
+        }
         for (var i = 0; i < outcome.Accepted; i++)
         {
-            round.Delivered.Add(group[i].Id);
-            OrdersEsTelemetry.RecordOutboxDelivery(_time.GetUtcNow() - group[i].Envelope!.OccurredAt);
+            round.Delivered.Add(lane[i].Id);
+            OrdersEsTelemetry.RecordOutboxDelivery(_time.GetUtcNow() - lane[i].Envelope!.OccurredAt);
         }
         var next = outcome.Accepted;
-        if (next == group.Length) return;
+        if (next == lane.Length) return;
         if (outcome.Error is OperationCanceledException && cancellationToken.IsCancellationRequested)
         {
             // Stopping mid-publish: whether the broker got it is unknown, so it goes out again (at least once).
-            GiveBack(group, next, round);
+            GiveBack(lane, next, round);
             return;
         }
-        round.Failed.Enqueue((group[next], outcome.Error));
-        GiveBack(group, next + 1, round);
+        round.Failed.Enqueue((lane[next], outcome.Error));
+        GiveBack(lane, next + 1, round);
         if (outcome.Error is not null && !await round.IsBusReachableAsync(cancellationToken)) round.BusDown = true;
     }
 
@@ -321,9 +328,9 @@ public sealed partial class OutboxDispatcher : BackgroundService
         return string.Join(" <- ", reasons);
     }
 
-    private static void GiveBack(OutboxMessage[] group, int from, Round round)
+    private static void GiveBack(OutboxMessage[] lane, int from, Round round)
     {
-        for (var j = from; j < group.Length; j++) round.Untried.Add(group[j].Id);
+        for (var j = from; j < lane.Length; j++) round.Untried.Add(lane[j].Id);
     }
 
     /// <summary>Exponential from <see cref="OutboxOptions.InitialRetryDelay"/>, capped, with "equal jitter": between half and all of it.</summary>

@@ -144,8 +144,24 @@ public sealed class EventStoreDatabase : IAsyncDisposable
     {
         if (Provider == DatabaseProvider.Sqlite) CreateSqliteFolder();
         await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
-        await DatabaseSchema.EnsureAsync(connection, Provider, _readModels, DateTimeOffset.UtcNow, cancellationToken);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await DatabaseSchema.EnsureAsync(connection, Provider, _readModels, DateTimeOffset.UtcNow, cancellationToken);
+                return;
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DeadlockDetected && attempt < SchemaAttempts)
+            {
+                // Another instance of the service already works on these tables: its statement and this DDL (which locks
+                // the tables even when everything exists) can wait on each other, and PostgreSQL aborts one side. The DDL
+                // rolled back whole and is idempotent: run it again.
+                await Task.Delay(TimeSpan.FromMilliseconds(50 * attempt), cancellationToken);
+            }
+        }
     }
+
+    private const int SchemaAttempts = 5;
 
     private void CreateSqliteFolder()
     {
