@@ -16,6 +16,13 @@ if (args.FirstOrDefault() == HttpScenario.BareEndpoint.Argument)
     await HttpScenario.BareEndpoint.RunAsync(int.Parse(args[1], CultureInfo.InvariantCulture), args[2]);
     return 0;
 }
+// docs/benchmarks.md and bench/analysis.md are the repository's: run from anywhere inside it (dotnet run from bench/ too).
+for (var directory = new DirectoryInfo(Environment.CurrentDirectory); directory is not null; directory = directory.Parent)
+{
+    if (!File.Exists(Path.Combine(directory.FullName, "bench", "Bench.csproj"))) continue;
+    Environment.CurrentDirectory = directory.FullName;
+    break;
+}
 var full = args.Contains("--full");
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
 var server = Environment.GetEnvironmentVariable("ORDERSES_TEST_POSTGRES");
