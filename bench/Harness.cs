@@ -48,20 +48,26 @@ public static class Comparison
     public static async Task<IReadOnlyList<Figure>> RunAsync(
         string scenario, string unit, bool higherIsBetter, int rounds, params IContender[] contenders)
     {
-        foreach (var contender in contenders) await contender.SetupAsync();
-        // One untimed round warms up the JIT, pools and caches of every contender.
-        foreach (var contender in contenders) await contender.MeasureAsync();
-
         var runs = contenders.ToDictionary(c => c.Name, _ => new List<double>());
-        for (var round = 0; round < rounds; round++)
+        try
         {
-            for (var i = 0; i < contenders.Length; i++)
+            foreach (var contender in contenders) await contender.SetupAsync();
+            // One untimed round warms up the JIT, pools and caches of every contender.
+            foreach (var contender in contenders) await contender.MeasureAsync();
+            for (var round = 0; round < rounds; round++)
             {
-                var contender = contenders[(i + round) % contenders.Length];
-                runs[contender.Name].Add(await contender.MeasureAsync());
+                for (var i = 0; i < contenders.Length; i++)
+                {
+                    var contender = contenders[(i + round) % contenders.Length];
+                    runs[contender.Name].Add(await contender.MeasureAsync());
+                }
             }
         }
-        foreach (var contender in contenders) await contender.DisposeAsync();
+        finally
+        {
+            // Also after a failure: a contender may be a child process (the HTTP scenario's), which must not outlive the run.
+            foreach (var contender in contenders) await contender.DisposeAsync();
+        }
 
         var baseline = Median(runs[contenders[0].Name]);
         var figures = contenders.Select(c =>

@@ -14,4 +14,9 @@ public sealed class EventDecodingException(string eventId, string eventType, str
     public string Member { get; } = member;
     /// <summary>What is wrong with <see cref="Member"/>, e.g. <c>is missing</c>.</summary>
     public string Problem { get; } = problem;
+    /// <summary>
+    /// For a stored row that cannot be read at all (a malformed envelope): the row as its columns give it, with its place
+    /// in the global order, so a reader of the global order can name it and an operator can park it. Null otherwise.
+    /// </summary>
+    public StoredEventEnvelope? Row { get; internal set; }
 }

@@ -83,28 +83,44 @@ internal static class EventRowFormat
         return false;
     }
 
-    /// <summary>The envelope of one row, in either format; throws <see cref="EventDecodingException"/> for a malformed envelope row.</summary>
+    /// <summary>
+    /// The envelope of one row, in either format; throws <see cref="EventDecodingException"/> for a malformed envelope row
+    /// (or metadata column), carrying the row as its columns give it (<see cref="EventDecodingException.Row"/>) when the
+    /// row has its place in the global order, so a reader can name it and pass over it.
+    /// </summary>
     public static StoredEventEnvelope Decode(EventRow row, long commitId = 0)
     {
-        using var envelope = EnvelopeOf(row);
-        if (envelope is null)
+        try
         {
-            return new StoredEventEnvelope
-            {
-                EventId = row.EventId,
-                AggregateId = row.AggregateId,
-                AggregateType = row.AggregateType,
-                Sequence = row.Sequence,
-                EventType = row.EventType,
-                Payload = row.Payload,
-                Metadata = MetadataColumn(row),
-                OccurredAt = EventRowReader.AsUtc(row.OccurredAt),
-                SchemaVersion = row.Version,
-                TenantId = row.TenantId,
-                GlobalPosition = row.GlobalPosition ?? 0,
-                CommitId = commitId,
-            };
+            return DecodeRow(row, commitId);
         }
+        catch (EventDecodingException unreadable) when (unreadable.Row is null && row.GlobalPosition is not null)
+        {
+            unreadable.Row = Columns(row, commitId);
+            throw;
+        }
+    }
+
+    // The envelope as the row's columns give it, payload column as it is, metadata left out.
+    private static StoredEventEnvelope Columns(EventRow row, long commitId) => new()
+    {
+        EventId = row.EventId,
+        AggregateId = row.AggregateId,
+        AggregateType = row.AggregateType,
+        Sequence = row.Sequence,
+        EventType = row.EventType,
+        Payload = row.Payload,
+        OccurredAt = EventRowReader.AsUtc(row.OccurredAt),
+        SchemaVersion = row.Version,
+        TenantId = row.TenantId,
+        GlobalPosition = row.GlobalPosition ?? 0,
+        CommitId = commitId,
+    };
+
+    private static StoredEventEnvelope DecodeRow(EventRow row, long commitId)
+    {
+        using var envelope = EnvelopeOf(row);
+        if (envelope is null) return Columns(row, commitId) with { Metadata = MetadataColumn(row) };
 
         var root = envelope.RootElement;
         Agree(row, root, "aggregate_id", row.AggregateId);

@@ -51,6 +51,7 @@ internal sealed class ProjectionHealthOptionsValidator : IValidateOptions<Projec
 /// oldest unapplied event older than <see cref="ProjectionHealthOptions.LagDegradedAfter"/>, measured each time from
 /// its durable checkpoint (so also where another replica runs it). A projection rebuilding from the first event, or
 /// whose read model has a generation of a new version being built, is behind by design: its lag does not count until it has caught up.
+/// A blue/green build this instance runs is Degraded like a projection once it has been failing that long: it would never switch in.
 /// </summary>
 public sealed class ProjectionHealthCheck(ProjectionMonitor monitor, IEventStore store, IOptions<ProjectionHealthOptions> options, TimeProvider timeProvider)
     : IHealthCheck
@@ -68,7 +69,7 @@ public sealed class ProjectionHealthCheck(ProjectionMonitor monitor, IEventStore
         {
             if (status.Failure is { } failure && now - failure.FailingSince >= settings.FailingDegradedAfter)
             {
-                problems.Add(DescribeFailure(status.Name, failure, now));
+                problems.Add(DescribeFailure($"Projection '{status.Name}'", failure, now));
                 data[status.Name] = failure;
                 continue;
             }
@@ -81,19 +82,28 @@ public sealed class ProjectionHealthCheck(ProjectionMonitor monitor, IEventStore
                 data[status.Name] = new { lagEvents = lag.Events, lagCapped = lag.Events > settings.LagDegradedEvents, oldestUnappliedAt = lag.OldestAt };
             }
         }
+        // A build that keeps failing never switches in: with a new version deployed, the serving generation waits for it.
+        foreach (var build in monitor.Builder?.FailingBuilds() ?? [])
+        {
+            if (now - build.Failure.FailingSince < settings.FailingDegradedAfter) continue;
+            var generation = build.Generation;
+            problems.Add(DescribeFailure(
+                $"The build of read model '{build.ReadModel}' (generation {generation.Generation}, version {generation.Version})", build.Failure, now));
+            data[generation.CheckpointName] = build.Failure;
+        }
         return problems.Count == 0
             ? HealthCheckResult.Healthy($"{statuses.Count} projection(s), none failing for {settings.FailingDegradedAfter} or longer, " +
                 $"none more than {settings.LagDegradedEvents} events or {settings.LagDegradedAfter} behind")
             : HealthCheckResult.Degraded(string.Join(" ", problems), data: data);
     }
 
-    private static string DescribeFailure(string projection, ProjectionFailure failure, DateTimeOffset now)
+    private static string DescribeFailure(string subject, ProjectionFailure failure, DateTimeOffset now)
     {
         var seconds = ((long)(now - failure.FailingSince).TotalSeconds).ToString(CultureInfo.InvariantCulture);
         var where = failure.EventId is null
             ? "before reading its next event"
             : $"on event {failure.EventId} ({failure.EventType} at position {failure.Checkpoint})";
-        return $"Projection '{projection}' has been failing for {seconds} s {where}, {failure.Attempts} attempt(s): {failure.Error}.";
+        return $"{subject} has been failing for {seconds} s {where}, {failure.Attempts} attempt(s): {failure.Error}.";
     }
 
     private static string DescribeLag(string projection, EventLag lag, TimeSpan age, ProjectionHealthOptions settings)

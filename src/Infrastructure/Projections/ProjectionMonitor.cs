@@ -33,11 +33,13 @@ public sealed record ProjectionFailure(
 
     /// <summary>
     /// The text shown for <paramref name="error"/>: the innermost exception (a wrapper's message often just says "see the
-    /// inner exception"), control characters replaced, so it is safe in any column, log line or JSON document.
+    /// inner exception"), except that an <see cref="EventDecodingException"/> is shown itself (it names the event and the
+    /// member, its inner JSON error does not), control characters replaced, so it is safe in any column, log line or JSON document.
     /// </summary>
     public static string Describe(Exception error)
     {
-        var root = error.GetBaseException();
+        var root = error;
+        while (root is not EventDecodingException && root.InnerException is { } inner) root = inner;
         return Clean($"{root.GetType().Name}: {root.Message}", MaxErrorLength);
     }
 
@@ -205,9 +207,19 @@ public sealed class ProjectionMonitor(TimeProvider timeProvider)
         return true;
     }
 
-    /// <summary>Parks <paramref name="eventId"/> for the projection (see <see cref="ProjectionRunner.SkipAsync"/>); null for an unknown name.</summary>
-    public async Task<SkipOutcome?> SkipAsync(string name, string eventId, string reason, CancellationToken cancellationToken) =>
-        _runners.TryGetValue(name, out var runner) ? await runner.SkipAsync(eventId, reason, cancellationToken) : null;
+    /// <summary>
+    /// Parks <paramref name="eventId"/> for the projection (see <see cref="ProjectionRunner.SkipAsync"/>), or for a build of
+    /// its read model run here that is failing on it (<see cref="ReadModelBuilder.SkipInBuildAsync"/>); null for an unknown name.
+    /// </summary>
+    public async Task<SkipOutcome?> SkipAsync(string name, string eventId, string reason, CancellationToken cancellationToken)
+    {
+        if (!_runners.TryGetValue(name, out var runner)) return null;
+        var outcome = await runner.SkipAsync(eventId, reason, cancellationToken);
+        if (outcome.Result == SkipResult.NotHeld && _builder is not null
+            && await _builder.SkipInBuildAsync(name, eventId, reason, cancellationToken) is { } inBuild)
+            return inBuild;
+        return outcome;
+    }
 
     /// <summary>The events parked for the projection, most recent first; empty for an unknown name.</summary>
     public async Task<IReadOnlyList<SkippedEvent>> SkippedAsync(string name, int limit, CancellationToken cancellationToken) =>

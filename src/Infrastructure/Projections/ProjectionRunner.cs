@@ -99,7 +99,15 @@ public sealed partial class ProjectionRunner : BackgroundService
             return new SkipOutcome(SkipResult.NotHeld, null, $"Projection '{Projection.Name}' is failing on event {failingId}, not on {eventId}.");
 
         var checkpoint = await Projection.LoadCheckpointAsync(cancellationToken);
-        var next = (await _store.ReadAllAsync(checkpoint, 1, cancellationToken)).FirstOrDefault();
+        StoredEventEnvelope? next;
+        try
+        {
+            next = (await _store.ReadAllAsync(checkpoint, 1, cancellationToken)).FirstOrDefault();
+        }
+        catch (EventDecodingException unreadable) when (unreadable.Row is { } row)
+        {
+            next = row; // a row that cannot be read at all: parked by its columns
+        }
         if (next is null || next.EventId != eventId)
         {
             return new SkipOutcome(SkipResult.NotHeld, null, next is null
@@ -160,6 +168,9 @@ public sealed partial class ProjectionRunner : BackgroundService
         // After a batch failed, its events are applied one at a time up to its last one, so the failing event is
         // found (and named) even when the failure came from the batch's commit rather than from one event.
         var oneByOneUntil = GlobalCheckpoint.Start;
+        // After a read failed (a row the store cannot decode), as many events one at a time as that read asked for: the
+        // row is among them, and a whole batch read again would fail on it again before anything ahead of it is applied.
+        var oneByOneEvents = 0;
         // Whether an empty read may be a held horizon rather than the head: a signal or a batch came since the last look.
         var mayBeHeld = true;
         // Since when committed events have been seen held back behind the read horizon (null: none seen).
@@ -169,6 +180,8 @@ public sealed partial class ProjectionRunner : BackgroundService
             // The one event being applied alone (after a failure): a failure without a named event is its failure.
             StoredEventEnvelope? alone = null;
             var lastOfBatch = GlobalCheckpoint.Start;
+            // The number of events the read in progress asks for; 0 once it has returned.
+            var reading = 0;
             try
             {
                 if (checkpoint is null || _reload)
@@ -185,11 +198,22 @@ public sealed partial class ProjectionRunner : BackgroundService
                     _skipped = await _skips.LoadEventIdsAsync(Projection.Name, stoppingToken);
                 }
                 // After a failure, go one event at a time so everything before the failing event gets applied.
-                var limit = failures > 0 || checkpoint.Value < oneByOneUntil ? 1 : _options.BatchSize;
+                var limit = failures > 0 || checkpoint.Value < oneByOneUntil || oneByOneEvents > 0 ? 1 : _options.BatchSize;
                 // Taken before reading: an append committed after the read wakes the wait below.
                 var wake = readAhead is not null ? readAheadWake : _signal.NextNotification;
-                var batch = readAhead is not null ? await readAhead : await _store.ReadAllAsync(checkpoint.Value, limit, stoppingToken);
+                reading = readAhead is not null ? _options.BatchSize : limit;
+                IReadOnlyList<StoredEventEnvelope> batch;
+                try
+                {
+                    batch = readAhead is not null ? await readAhead : await _store.ReadAllAsync(checkpoint.Value, limit, stoppingToken);
+                }
+                catch (EventDecodingException unreadable) when (reading == 1 && unreadable.Row is { } row && _skipped.Contains(row.EventId))
+                {
+                    // The next row cannot be read at all, and an operator parked it: passed over below like any parked event.
+                    batch = [row];
+                }
                 readAhead = null;
+                reading = 0;
                 if (batch.Count == 0)
                 {
                     failures = 0;
@@ -231,6 +255,7 @@ public sealed partial class ProjectionRunner : BackgroundService
                     {
                         checkpoint = await Projection.SkipAsync(batch[0], checkpoint.Value, stoppingToken);
                         LogSkipped(Projection.Name, batch[0].EventId, batch[0].Checkpoint.ToString());
+                        oneByOneEvents = Math.Max(0, oneByOneEvents - 1);
                         Progressed(checkpoint.Value, ref failures);
                         continue;
                     }
@@ -246,6 +271,7 @@ public sealed partial class ProjectionRunner : BackgroundService
                 lastOfBatch = batch[^1].Checkpoint;
                 using (WorkScope.ForEvents(_logger, _batchWork, batch))
                     checkpoint = await Projection.ApplyAsync(batch, checkpoint.Value, stoppingToken);
+                oneByOneEvents = Math.Max(0, oneByOneEvents - batch.Count);
                 Progressed(checkpoint.Value, ref failures);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -268,9 +294,11 @@ public sealed partial class ProjectionRunner : BackgroundService
                 }
                 failures++;
                 if (lastOfBatch > oneByOneUntil) oneByOneUntil = lastOfBatch;
+                if (reading > oneByOneEvents) oneByOneEvents = reading;
                 var delay = Backoff(failures);
                 _monitor.Update(Projection.Name, s => s with { LastError = e.Message });
-                var failed = (e as ProjectionApplyException)?.Failed ?? alone;
+                // A row the store cannot read is named by its columns: the event to park.
+                var failed = (e as ProjectionApplyException)?.Failed ?? alone ?? (e as EventDecodingException)?.Row;
                 _monitor.ReportFailure(Projection.Name, failed, ProjectionFailure.Describe(e));
                 using (failed is null ? null : WorkScope.ForEvent(_logger, _batchWork, failed))
                     LogFailure(e, Projection.Name, failures, delay);

@@ -64,6 +64,9 @@ internal sealed class ReadModelBuildOptionsValidator : IValidateOptions<ReadMode
     }
 }
 
+/// <summary>A build run here that keeps failing: its read model, its generation and the failure it retries.</summary>
+public sealed record FailingBuild(string ReadModel, ReadModelGeneration Generation, ProjectionFailure Failure);
+
 /// <summary>What operators see of one generation: where it stands and, for a build run here, what it is failing on.</summary>
 public sealed record GenerationStatus(ReadModelGeneration Generation, GlobalCheckpoint? Checkpoint, bool BuildingHere, ProjectionFailure? Failure);
 
@@ -143,6 +146,30 @@ public sealed partial class ReadModelBuilder : BackgroundService
             described.Add(new GenerationStatus(generation, checkpoint, here is not null, here?.Failure));
         }
         return described;
+    }
+
+    /// <summary>The builds this instance runs that are failing now: each retries its event while the serving generation goes on serving.</summary>
+    public IReadOnlyList<FailingBuild> FailingBuilds() =>
+    [
+        .. _running.Values
+            .Select(build => (build, _builds.Find(build.Generation.CheckpointName)?.Failure))
+            .Where(b => b.Failure is not null)
+            .Select(b => new FailingBuild(b.build.Projection.Name, b.build.Generation, b.Failure!)),
+    ];
+
+    /// <summary>
+    /// Parks <paramref name="eventId"/> for a build of <paramref name="readModel"/> run here that is failing on it (see
+    /// <see cref="ProjectionRunner.SkipAsync"/>); parked under the read model's name, so its serving generation passes over
+    /// the event too. Null when no build here is failing on that event.
+    /// </summary>
+    public async Task<SkipOutcome?> SkipInBuildAsync(string readModel, string eventId, string reason, CancellationToken cancellationToken)
+    {
+        foreach (var build in _running.Values.Where(b => b.Projection.Name == readModel))
+        {
+            if (_builds.Find(build.Generation.CheckpointName)?.Failure?.EventId == eventId)
+                return await build.Runner.SkipAsync(eventId, reason, cancellationToken);
+        }
+        return null;
     }
 
     /// <summary>Whether a build of <paramref name="name"/>'s read model is under way (as last seen here).</summary>

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.Projections;
+using OrdersEs.Infrastructure.Tests.Configuration;
 using Xunit;
 
 namespace OrdersEs.Infrastructure.Tests.Projections;
@@ -190,12 +192,54 @@ public abstract class PoisonEventContract : OwnsResources
 
         var failure = await FailureAsync(fixture, projection.Name);
         Assert.Equal(("evt-foreign-1", nameof(ThingsCounted), "ctr-foreign"), (failure.EventId, failure.EventType, failure.AggregateId));
+        // The decoding error that names the member, not the JSON reader's error inside it.
+        Assert.StartsWith(nameof(EventDecodingException), failure.Error);
+        Assert.Contains("'(the payload)' is not JSON", failure.Error);
         Assert.False((await fixture.ViewsAsync()).ContainsKey("after"));
 
         await runner.SkipAsync("evt-foreign-1", "undecodable row from another writer", CancellationToken.None);
         await fixture.CaughtUpAsync(projection);
         var views = await fixture.ViewsAsync();
         Assert.Equal(["after", "before"], views.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_events_before_a_row_that_cannot_be_read_are_applied_after_one_failed_read_not_one_failure_each()
+    {
+        if (!HasTable) Assert.Skip("The in-memory store has no table another writer could put a row in.");
+        var fixture = await FixtureAsync();
+        for (var i = 0; i < 20; i++) await fixture.TallyAsync($"before-{i:00}");
+        // An envelope row whose sequence disagrees with its column: the store refuses to read it, so every read of a batch
+        // that reaches it fails (not the apply of one event).
+        await fixture.InsertForeignRowAsync("evt-foreign-2", "ctr-foreign", nameof(ThingsCounted), $$"""
+            {"event_id":"evt-foreign-2","aggregate_id":"ctr-foreign","aggregate_type":"Counter","sequence":99,"event_type":"{{nameof(ThingsCounted)}}",
+             "version":1,"tenant_id":null,"payload":{},"metadata":{},"occurred_at":"2026-12-07T10:00:00+00:00"}
+            """);
+        await fixture.TallyAsync("after");
+        var projection = fixture.CountersView();
+        var logs = new CapturedLogs();
+        using var loggers = LoggerFactory.Create(logging => logging.AddProvider(logs));
+        using var runner = new ProjectionRunner(projection, fixture.Store, fixture.Signal, fixture.Lease, fixture.Monitor,
+            ProjectionFixture.FastOptions, logger: loggers.CreateLogger<ProjectionRunner>(), skips: fixture.Skips);
+        await runner.StartAsync(CancellationToken.None);
+
+        var failure = await FailureAsync(fixture, projection.Name, attempts: 3);
+
+        // Named by its columns, though it cannot be read.
+        Assert.Equal(("evt-foreign-2", nameof(ThingsCounted), "ctr-foreign"), (failure.EventId, failure.EventType, failure.AggregateId));
+        Assert.Contains("envelope.sequence", failure.Error);
+        Assert.Equal(20, (await fixture.ViewsAsync()).Count);
+        // The first read fails and the runner recovers once, going one event at a time up to the row; it must not fail
+        // and recover again on every event before it (a wait of the retry delay each).
+        var recoveries = logs.Messages.Count(m => m.Contains("recovered", StringComparison.Ordinal));
+        Assert.True(recoveries <= 1, $"{recoveries} recoveries on the way to the row:\n{logs.All}");
+
+        // And it can be parked like any event: the projection passes over it.
+        var outcome = await runner.SkipAsync("evt-foreign-2", "envelope written by hand", CancellationToken.None);
+        Assert.Equal(SkipResult.Skipped, outcome.Result);
+        await fixture.CaughtUpAsync(projection);
+        Assert.True((await fixture.ViewsAsync()).ContainsKey("after"));
+        await runner.StopAsync(CancellationToken.None);
     }
 
     [Fact]

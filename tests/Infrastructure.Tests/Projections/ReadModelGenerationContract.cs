@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OrdersEs.Infrastructure.Configuration;
 using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
@@ -157,6 +158,40 @@ public abstract class ReadModelGenerationContract : OwnsResources
     }
 
     [Fact]
+    public async Task A_build_that_keeps_failing_degrades_readiness_and_parking_its_event_lets_it_switch()
+    {
+        var fixture = await FixtureAsync();
+        var projection = new BuildsFailingOn(fixture.CountersView(), "c-poison");
+        await fixture.StartAsync(projection);
+        var builder = await fixture.StartBuilderAsync();
+        await fixture.TallyAsync("c-1");
+        await fixture.TallyAsync("c-poison");
+        await fixture.TallyAsync("c-2");
+        await fixture.CaughtUpAsync(projection);
+        var first = await fixture.Generations.ServingAsync(projection.Name, default);
+        var health = new ProjectionHealthCheck(fixture.Monitor, fixture.Store,
+            Microsoft.Extensions.Options.Options.Create(new ProjectionHealthOptions { FailingDegradedAfter = TimeSpan.FromMilliseconds(1) }), TimeProvider.System);
+
+        await fixture.Monitor.RebuildAsync(projection.Name, CancellationToken.None);
+        await WaitForAsync(fixture, () => Task.FromResult(builder.FailingBuilds().Any(b => b.Failure.Attempts >= 2)));
+        var failing = Assert.Single(builder.FailingBuilds());
+        var poison = (await fixture.Store.LoadAsync("c-poison")).Single();
+        Assert.Equal(poison.EventId, failing.Failure.EventId);
+        var degraded = await health.CheckHealthAsync(new HealthCheckContext(), CancellationToken.None);
+        Assert.Equal(HealthStatus.Degraded, degraded.Status);
+        Assert.Contains($"The build of read model '{projection.Name}' (generation {failing.Generation.Generation}", degraded.Description);
+        Assert.Contains(poison.EventId, degraded.Description);
+
+        // The operator parks the event through the projection's name, as the admin endpoint does: the build moves on and switches.
+        var outcome = await fixture.Monitor.SkipAsync(projection.Name, poison.EventId, "cannot be rebuilt", CancellationToken.None);
+        Assert.Equal(SkipResult.Skipped, outcome!.Result);
+        await WaitForAsync(fixture, async () => (await fixture.Generations.ServingAsync(projection.Name, default)).Generation != first.Generation);
+        Assert.Empty(builder.FailingBuilds());
+        Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync(new HealthCheckContext(), CancellationToken.None)).Status);
+        Assert.Equal(["c-1", "c-2"], (await fixture.ViewsAsync()).Keys.Order());
+    }
+
+    [Fact]
     public async Task A_new_version_is_built_beside_the_serving_one_and_older_instances_never_write_it()
     {
         if (!SharedDatabase) Assert.Skip("The in-memory store keeps no read model across restarts: a new version starts from the first event anyway.");
@@ -310,6 +345,29 @@ public abstract class ReadModelGenerationContract : OwnsResources
     {
         public override IProjection ForGeneration(ReadModelGeneration generation) => new FunctionProjection(generation.CheckpointName,
             (envelope, _) => throw new InvalidOperationException($"this build cannot apply {envelope.EventType}"));
+    }
+
+    /// <summary>The counters' read model, except that its builds fail on <paramref name="aggregateId"/>'s events (the serving generation applies them).</summary>
+    private sealed class BuildsFailingOn(CountersViewProjection inner, string aggregateId) : Delegating(inner)
+    {
+        public override IProjection ForGeneration(ReadModelGeneration generation) => new FailingOn(Inner.ForGeneration(generation), aggregateId);
+
+        private sealed class FailingOn(IProjection build, string aggregateId) : IProjection
+        {
+            public string Name => build.Name;
+
+            public Task<GlobalCheckpoint> LoadCheckpointAsync(CancellationToken cancellationToken) => build.LoadCheckpointAsync(cancellationToken);
+
+            public Task<GlobalCheckpoint> ApplyAsync(IReadOnlyList<StoredEventEnvelope> batch, GlobalCheckpoint from, CancellationToken cancellationToken) =>
+                batch.Any(e => e.AggregateId == aggregateId)
+                    ? throw new InvalidOperationException($"this build cannot apply {aggregateId}")
+                    : build.ApplyAsync(batch, from, cancellationToken);
+
+            public Task<GlobalCheckpoint> SkipAsync(StoredEventEnvelope parked, GlobalCheckpoint from, CancellationToken cancellationToken) =>
+                build.SkipAsync(parked, from, cancellationToken);
+
+            public Task ResetAsync(CancellationToken cancellationToken) => build.ResetAsync(cancellationToken);
+        }
     }
 
     /// <summary>The counters' read model as it is, for a test to change how its builds run.</summary>
