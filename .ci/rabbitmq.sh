@@ -92,7 +92,8 @@ load_state() {
 
 print_exports() {
     echo "export ORDERSES_TEST_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:$PORT/"
-    echo "export ORDERSES_TEST_RABBITMQ_CTL='$SELF ctl'"
+    # The state file goes with it: a broker started with ORDERSES_RABBITMQ_STATE is driven without that variable set.
+    echo "export ORDERSES_TEST_RABBITMQ_CTL='env ORDERSES_RABBITMQ_STATE=$STATE_FILE $SELF ctl'"
 }
 
 process_alive() {

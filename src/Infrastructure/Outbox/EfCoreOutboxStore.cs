@@ -500,9 +500,13 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
             try
             {
                 envelope = reader.IsDBNull(5) ? null : _upcasters.Apply(EventRowReader.Read(reader, first: 5));
+                // The body goes out as application/json: a payload another writer stored that is no JSON object cannot.
+                if (envelope is not null && !EventRowFormat.IsJsonObject(envelope.Payload))
+                    throw new EventDecodingException(envelope.EventId, envelope.EventType, envelope.AggregateId, "(the payload)", "is not a JSON object");
             }
             catch (EventDecodingException e)
             {
+                envelope = null;
                 unreadable = e.Message; // one malformed row must not hold back the batch: it goes to the dead letters
             }
             messages.Add(new OutboxMessage(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetInt32(4),

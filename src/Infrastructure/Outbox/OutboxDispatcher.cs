@@ -29,6 +29,8 @@ namespace OrdersEs.Infrastructure.Outbox;
 /// <para>When the database fails, or a publish fails and the bus probe says the broker is unreachable, no attempt is
 /// counted: the claims are given back and the whole dispatcher backs off exponentially, logging once per step, until
 /// a round succeeds.</para>
+/// <para>While a full batch (a backlog) is published, the next batch is claimed beside it; that claim passes over the
+/// aggregates being published (their messages are claimed), whose later messages a later claim takes.</para>
 /// <para>Claims are short (<see cref="OutboxOptions.ClaimLease"/>) and renewed while their round runs, so a dead replica's
 /// messages are taken over within a lease and a live one keeps its batch however long it takes. A crash between publishing
 /// and marking delivered leaves the claim to expire; the message is then published again (consumers de-duplicate by
@@ -48,6 +50,8 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private DateTimeOffset? _earliestRetry;
     // Set once the current round starts settling: from then on its claims go away one by one, and a renewal finding none is expected.
     private volatile bool _settling;
+    // The next batch, claimed while the current one is published (see DispatchOnceAsync).
+    private Task<ClaimedBatch?>? _ahead;
 
     /// <param name="bus">Asked after a failed publish: unreachable means the broker is down, so the failure is not the message's fault.</param>
     public OutboxDispatcher(
@@ -101,6 +105,18 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        try
+        {
+            await RunAsync(stoppingToken);
+        }
+        finally
+        {
+            await ReleaseAheadAsync();
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stoppingToken)
+    {
         var outages = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -150,24 +166,82 @@ public sealed partial class OutboxDispatcher : BackgroundService
         }
     }
 
-    /// <summary>Claims, publishes and settles one batch; returns how many messages it claimed.</summary>
+    /// <summary>
+    /// Publishes and settles one claimed batch; returns how many messages it claimed. While a full batch (more are
+    /// waiting) is published, the next one is claimed beside it, so a backlog's claims cost no time of their own: that
+    /// claim passes over this batch's aggregates (their messages are claimed), and their later messages wait for the
+    /// claim after it, as always.
+    /// </summary>
     private async Task<int> DispatchOnceAsync(CancellationToken stoppingToken)
     {
-        var batch = await _store.ClaimAsync(Owner, _options.BatchSize, _options.ClaimLease, stoppingToken);
-        if (batch.Count == 0) return 0;
+        var ahead = _ahead;
+        _ahead = null;
+        await using var claimed = ahead is not null ? await ahead : await ClaimAsync(stoppingToken);
+        if (claimed is null) return 0;
+        var batch = claimed.Batch;
         using var work = WorkScope.ForEvents(_logger, RoundWork, batch.Select(m => m.Envelope).OfType<StoredEventEnvelope>().ToArray());
-        // The lease is short so a dead replica's claims are taken over soon; while this one lives, it keeps them until settled.
-        using var renewing = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        _settling = false;
-        var renewal = RenewClaimsAsync(batch.Select(m => m.Id).ToArray(), renewing.Token);
+        if (batch.Count == _options.BatchSize) _ahead = ClaimAsync(stoppingToken);
         try
         {
             return await DeliverAsync(batch, stoppingToken);
         }
-        finally
+        catch
+        {
+            // An outage or a stop: the batch claimed ahead is given back, not kept renewed while the dispatcher waits.
+            await ReleaseAheadAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Claims a batch and starts renewing its claims; null when nothing is due.</summary>
+    private async Task<ClaimedBatch?> ClaimAsync(CancellationToken stoppingToken)
+    {
+        var batch = await _store.ClaimAsync(Owner, _options.BatchSize, _options.ClaimLease, stoppingToken);
+        if (batch.Count == 0) return null;
+        // The lease is short so a dead replica's claims are taken over soon; while this one lives, it keeps them until settled.
+        var renewing = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        return new ClaimedBatch(batch, renewing, RenewClaimsAsync(batch.Select(m => m.Id).ToArray(), renewing.Token));
+    }
+
+    /// <summary>Gives back the batch claimed ahead, if any; never throws (an unreleased claim lapses after its lease).</summary>
+    private async Task ReleaseAheadAsync()
+    {
+        var ahead = _ahead;
+        _ahead = null;
+        if (ahead is null) return;
+        try
+        {
+            await using var claimed = await ahead;
+            if (claimed is null) return;
+            await claimed.StopRenewingAsync();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10), _time);
+            await _store.ReleaseAsync(Owner, claimed.Batch.Select(m => m.Id).ToArray(), timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped while claiming: the claim's statement did not complete, nothing is held.
+        }
+        catch (Exception e)
+        {
+            LogAheadNotReleased(e, e.Message);
+        }
+    }
+
+    /// <summary>A claimed batch and the renewal of its claims, stopped when disposed.</summary>
+    private sealed class ClaimedBatch(IReadOnlyList<OutboxMessage> batch, CancellationTokenSource renewing, Task renewal) : IAsyncDisposable
+    {
+        public IReadOnlyList<OutboxMessage> Batch => batch;
+
+        public async Task StopRenewingAsync()
         {
             await renewing.CancelAsync();
             await renewal;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await StopRenewingAsync();
+            renewing.Dispose();
         }
     }
 
@@ -204,6 +278,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
     private async Task<int> DeliverAsync(IReadOnlyList<OutboxMessage> batch, CancellationToken stoppingToken)
     {
+        _settling = false;
         var round = new Round(_busReachable);
         var lanes = Lanes(batch, _options.MaxConcurrentPublishes);
         try
@@ -393,6 +468,9 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Renewing outbox claims failed: {Reason}")]
     private partial void LogRenewalFailed(Exception exception, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Giving back the outbox batch claimed ahead failed: {Reason}; its claims lapse after their lease")]
+    private partial void LogAheadNotReleased(Exception exception, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Pruned {Count} delivered outbox messages")]
     private partial void LogPruned(int count);

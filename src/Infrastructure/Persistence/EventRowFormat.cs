@@ -160,6 +160,22 @@ internal static class EventRowFormat
         };
     }
 
+    /// <summary>Whether <paramref name="text"/> is one JSON object (what an event's payload is; a bare row from another writer may hold anything).</summary>
+    public static bool IsJsonObject(string text)
+    {
+        var span = text.AsSpan().Trim();
+        if (span.Length < 2 || span[0] != '{' || span[^1] != '}') return false;
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            return document.RootElement.ValueKind == JsonValueKind.Object;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The parsed envelope when the row is an envelope row, else null (a bare row).</summary>
     private static JsonDocument? EnvelopeOf(EventRow row)
     {

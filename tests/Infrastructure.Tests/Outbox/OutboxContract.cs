@@ -315,6 +315,49 @@ public abstract class OutboxContract : OwnsResources
     }
 
     [Fact]
+    public async Task A_backlog_cut_across_batches_claimed_ahead_goes_out_once_in_aggregate_order()
+    {
+        var setup = await CreateAsync();
+        var ids = Enumerable.Range(0, 12).Select(_ => NewId()).ToArray();
+        foreach (var id in ids) await setup.Events.AppendAsync(id, "Counter", Things(3), 0);
+        foreach (var id in ids) await setup.Events.AppendAsync(id, "Counter", Things(2), 3);
+        var bus = new RecordingPublisher(latency: TimeSpan.FromMilliseconds(3));
+        var options = FastOptions();
+        // Batches cut aggregates: the next batch is claimed while one is published, and an aggregate's later messages
+        // must wait for a claim after its earlier ones are settled.
+        options.BatchSize = 5;
+        await StartAsync(setup, bus, options);
+
+        await EventuallyAsync(() => bus.Delivered.Count >= 60, "60 deliveries");
+        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 0), "an empty outbox");
+        var delivered = bus.Delivered;
+        Assert.Equal(60, delivered.Select(d => d.EventId).Distinct().Count());
+        foreach (var id in ids)
+            Assert.Equal([1, 2, 3, 4, 5], delivered.Where(d => d.AggregateId == id).Select(d => d.Sequence));
+        Assert.Empty(bus.ConcurrentPublishesOfOneAggregate);
+    }
+
+    [Fact]
+    public async Task A_stopped_dispatcher_gives_back_the_batch_it_claimed_ahead()
+    {
+        var setup = await CreateAsync();
+        for (var i = 0; i < 10; i++) await setup.Events.AppendAsync(NewId(), "Counter", Things(2), 0);
+        var bus = new GatedPublisher();
+        var options = FastOptions();
+        options.BatchSize = 4;
+        var running = await StartAsync(setup, bus, options);
+
+        await bus.FirstPublishStarted.WaitAsync(TimeSpan.FromSeconds(15));
+        // The first batch is held at the bus; the next one is claimed beside it.
+        await EventuallyAsync(async () => (await setup.Monitor.GetCountsAsync()).InFlight == 8, "two batches claimed");
+        await running.DisposeAsync();
+
+        var counts = await setup.Monitor.GetCountsAsync();
+        Assert.Equal((0L, 20L), (counts.InFlight, counts.Pending + counts.InFlight));
+        Assert.Empty(bus.Published);
+    }
+
+    [Fact]
     public async Task Delivered_messages_are_pruned_after_the_retention_and_undelivered_ones_never()
     {
         var setup = await CreateAsync();

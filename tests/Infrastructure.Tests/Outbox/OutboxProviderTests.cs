@@ -69,16 +69,28 @@ public abstract class EfCoreOutboxContract : OutboxContract
         }
     }
 
-    [Fact]
-    public async Task A_malformed_envelope_row_is_dead_lettered_at_once_with_the_reason_and_the_rest_flows()
+    [Theory]
+    [InlineData("""
+        {"event_id": "broken-1", "aggregate_id": "counter-9", "aggregate_type": "Counter", "sequence": 1, "event_type": "thing_renamed_v2", "payload": {"new_name": "nine"}, "metadata": {}, "occurred_at": "2026-07-01T10:00:00+00:00", "version": "one"}
+        """, "envelope.version")]
+    [InlineData("""{"broken":""", "'(the payload)' is not a JSON object")]
+    [InlineData("not json at all", "'(the payload)' is not a JSON object")]
+    public async Task A_row_that_cannot_go_out_is_dead_lettered_at_once_with_the_reason_and_the_rest_flows(string payload, string reason)
     {
         var setup = await CreateAsync();
         await using (var connection = await Database.Database.OpenConnectionAsync())
+        await using (var insert = connection.CreateCommand())
         {
-            await ExecuteAsync(connection, """
+            // A malformed envelope, or a bare payload that is no JSON object (published as application/json, it could not be read).
+            insert.CommandText = """
                 INSERT INTO pyfly_event_store (event_id, aggregate_id, aggregate_type, sequence, event_type, payload, metadata, occurred_at, version, tenant_id)
-                VALUES ('broken-1', 'counter-9', 'Counter', 1, 'thing_renamed_v2', '{"event_id": "broken-1", "aggregate_id": "counter-9", "aggregate_type": "Counter", "sequence": 1, "event_type": "thing_renamed_v2", "payload": {"new_name": "nine"}, "metadata": {}, "occurred_at": "2026-07-01T10:00:00+00:00", "version": "one"}', '{}', '2026-07-01 10:00:00', 1, NULL)
-                """);
+                VALUES ('broken-1', 'counter-9', 'Counter', 1, 'thing_renamed_v2', @payload, '{}', '2026-07-01 10:00:00', 1, NULL)
+                """;
+            var parameter = insert.CreateParameter();
+            parameter.ParameterName = "@payload";
+            parameter.Value = payload;
+            insert.Parameters.Add(parameter);
+            await insert.ExecuteNonQueryAsync();
         }
         var healthy = await setup.Events.AppendAsync(NewId(), "Counter", Things(2), 0);
         var bus = new RecordingPublisher();
@@ -88,7 +100,7 @@ public abstract class EfCoreOutboxContract : OutboxContract
         await EventuallyAsync(async () => (await setup.Monitor.GetCountsAsync()).DeadLettered == 1, "a dead letter");
         var letter = Assert.Single(await setup.Monitor.GetDeadLettersAsync());
         Assert.Equal(("broken-1", 1), (letter.EventId, letter.Attempts));
-        Assert.Contains("envelope.version", letter.LastError);
+        Assert.Contains(reason, letter.LastError);
         Assert.DoesNotContain(bus.Attempts, a => a.EventId == "broken-1");
         Assert.Equal(healthy.Select(e => e.EventId), bus.Delivered.Select(d => d.EventId));
     }
