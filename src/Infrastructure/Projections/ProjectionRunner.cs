@@ -168,8 +168,9 @@ public sealed partial class ProjectionRunner : BackgroundService
         // After a batch failed, its events are applied one at a time up to its last one, so the failing event is
         // found (and named) even when the failure came from the batch's commit rather than from one event.
         var oneByOneUntil = GlobalCheckpoint.Start;
-        // After a read failed (a row the store cannot decode), as many events one at a time as that read asked for: the
+        // After a read failed on a row the store cannot decode, as many events one at a time as that read asked for: the
         // row is among them, and a whole batch read again would fail on it again before anything ahead of it is applied.
+        // (A read that failed otherwise, say a dropped connection, is simply retried.)
         var oneByOneEvents = 0;
         // Whether an empty read may be a held horizon rather than the head: a signal or a batch came since the last look.
         var mayBeHeld = true;
@@ -294,7 +295,7 @@ public sealed partial class ProjectionRunner : BackgroundService
                 }
                 failures++;
                 if (lastOfBatch > oneByOneUntil) oneByOneUntil = lastOfBatch;
-                if (reading > oneByOneEvents) oneByOneEvents = reading;
+                if (e is EventDecodingException && reading > oneByOneEvents) oneByOneEvents = reading;
                 var delay = Backoff(failures);
                 _monitor.Update(Projection.Name, s => s with { LastError = e.Message });
                 // A row the store cannot read is named by its columns: the event to park.
