@@ -66,7 +66,8 @@ public static class ProjectionsAdmin
             .WithName("RebuildProjection")
             .WithSummary("Rebuild a projection from the first event: a read model blue/green, into a new generation that takes over once caught up")
             .WithDescription("A read model keeps serving its current generation while the new one is built into its own table; queries switch to it " +
-                "atomically once it is at most pyfly:eventsourcing:projections:switch-lag-events behind, and the old table is dropped after " +
+                "atomically once it is caught up (at most pyfly:eventsourcing:projections:switch-lag-events behind, or read to the head and at most a batch " +
+                "behind while writes go on), and the old table is dropped after " +
                 "retired-grace. Asking again starts the build over. Nothing is published to the broker.")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         admin.MapPost("/projections/{name}/skip/{eventId}", SkipAsync)

@@ -18,6 +18,12 @@ public sealed record ProjectionStatus(string Name, GlobalCheckpoint Checkpoint, 
     /// only instances of the serving generation's version write it, so it may be behind by design until the switch.
     /// </summary>
     public bool VersionBuilding { get; init; }
+
+    /// <summary>
+    /// The runner's last read came back short of a full batch and it has applied what it read: it was at the store's head
+    /// as of that read, and is behind only by what was committed since (as this instance knows).
+    /// </summary>
+    public bool ReadToHead { get; init; }
 }
 
 /// <summary>
@@ -135,9 +141,9 @@ public sealed class ProjectionMonitor(TimeProvider timeProvider)
     /// <summary>The projection got past its failure (applied, skipped, rebuilt) or this instance stopped running it.</summary>
     internal void ClearFailure(string name) => Update(name, s => s.Failure is null ? s : s with { Failure = null });
 
-    internal void ReportProgress(string name, GlobalCheckpoint checkpoint)
+    internal void ReportProgress(string name, GlobalCheckpoint checkpoint, bool readToHead = false)
     {
-        Update(name, s => s with { Checkpoint = checkpoint, LastError = null, LastProgressAt = timeProvider.GetUtcNow() });
+        Update(name, s => s with { Checkpoint = checkpoint, ReadToHead = readToHead, LastError = null, LastProgressAt = timeProvider.GetUtcNow() });
         Interlocked.Exchange(ref _progress, NewSource()).TrySetResult();
     }
 

@@ -214,6 +214,8 @@ public sealed partial class ProjectionRunner : BackgroundService
                     batch = [row];
                 }
                 readAhead = null;
+                // Short of what it asked for: the read reached the store's head (as far as the read horizon let it see).
+                var readToHead = batch.Count < reading;
                 reading = 0;
                 if (batch.Count == 0)
                 {
@@ -273,7 +275,7 @@ public sealed partial class ProjectionRunner : BackgroundService
                 using (WorkScope.ForEvents(_logger, _batchWork, batch))
                     checkpoint = await Projection.ApplyAsync(batch, checkpoint.Value, stoppingToken);
                 oneByOneEvents = Math.Max(0, oneByOneEvents - batch.Count);
-                Progressed(checkpoint.Value, ref failures);
+                Progressed(checkpoint.Value, ref failures, readToHead);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -311,9 +313,9 @@ public sealed partial class ProjectionRunner : BackgroundService
         Discard(ref readAhead);
     }
 
-    private void Progressed(GlobalCheckpoint checkpoint, ref int failures)
+    private void Progressed(GlobalCheckpoint checkpoint, ref int failures, bool readToHead = false)
     {
-        _monitor.ReportProgress(Projection.Name, checkpoint);
+        _monitor.ReportProgress(Projection.Name, checkpoint, readToHead);
         _monitor.ClearFailure(Projection.Name);
         if (failures > 0) LogRecovered(Projection.Name, failures);
         failures = 0;

@@ -35,7 +35,10 @@ public sealed class ReadModelBuildOptions
     public const string SwitchLagEventsKey = ProjectionHealthOptions.SectionKey + ":switch-lag-events";
     public const string RetiredGraceKey = ProjectionHealthOptions.SectionKey + ":retired-grace";
 
-    /// <summary>A build switches in once it is at most this many events behind the store's head (0: fully caught up).</summary>
+    /// <summary>
+    /// A build switches in once it is at most this many events behind the store's head (0: fully caught up), or once its
+    /// last read reached the head and it is at most a batch behind (writes that never pause).
+    /// </summary>
     [ConfigurationKeyName("switch-lag-events")]
     public int SwitchLagEvents { get; set; }
 
@@ -74,7 +77,8 @@ public sealed record GenerationStatus(ReadModelGeneration Generation, GlobalChec
 /// Runs the blue/green builds of the read models (<see cref="IGenerationalProjection"/>): every instance looks for
 /// generations being built at its own version and runs each in a <see cref="ProjectionRunner"/> of its own, whose lease
 /// (the generation's name) lets one instance at a time build it. Once the build is at most
-/// <see cref="ReadModelBuildOptions.SwitchLagEvents"/> behind the store's head, the instance building it switches the read
+/// <see cref="ReadModelBuildOptions.SwitchLagEvents"/> behind the store's head, or has read to the head and is at most a
+/// batch behind (under writes that never pause it is seldom exactly there), the instance building it switches the read
 /// model's view to it in one transaction; the old generation is retired and its table dropped after
 /// <see cref="ReadModelBuildOptions.RetiredGrace"/>. A build that keeps failing never switches: the serving generation
 /// goes on serving. Builds write only their own tables and checkpoint: nothing reaches the outbox or the broker.
@@ -225,8 +229,12 @@ public sealed partial class ReadModelBuilder : BackgroundService
         {
             // Only the instance holding the build's lease has a current checkpoint, and switches.
             if (_builds.Find(build.Generation.CheckpointName) is not { Active: true, Failure: null } status) continue;
-            var lag = await _store.LagAsync(status.Checkpoint, _options.SwitchLagEvents + 1, cancellationToken);
-            if (lag.Events > _options.SwitchLagEvents) continue;
+            // Caught up: at most switch-lag-events behind the head, or read to the head and behind only by what came since
+            // (at most a batch: the runner of the serving generation takes it on after the switch, as it would have).
+            // Under writes that never pause a build is seldom exactly at the head when looked at, yet it must switch.
+            var allowed = status.ReadToHead ? Math.Max(_options.SwitchLagEvents, _projectionOptions.BatchSize) : _options.SwitchLagEvents;
+            var lag = await _store.LagAsync(status.Checkpoint, allowed + 1, cancellationToken);
+            if (lag.Events > allowed) continue;
             if (await projection.SwitchAsync(build.Generation, cancellationToken))
                 LogSwitched(projection.Name, build.Generation.Generation, build.Generation.Version, lag.Events);
             await StopAsync(build);

@@ -80,6 +80,47 @@ public abstract class ReadModelGenerationContract : OwnsResources
     }
 
     [Fact]
+    public async Task A_build_switches_under_writes_that_never_pause()
+    {
+        var fixture = await FixtureAsync();
+        // Each batch of the build takes longer than the writes take to come: looked at, it is almost never exactly at the head.
+        var projection = new CountedBuilds(fixture.CountersView(), new BuildCounter(TimeSpan.FromMilliseconds(25)), "only");
+        await fixture.StartAsync(projection);
+        await fixture.StartBuilderAsync();
+        // Several batches to build, so the writes go on during the build on every provider (SQLite too, one writer at a time).
+        for (var i = 0; i < 500; i++) await fixture.TallyAsync($"before-{i}");
+        await fixture.CaughtUpAsync(projection);
+
+        using var stop = new CancellationTokenSource();
+        var written = 500;
+        var writer = Task.Run(async () =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                await fixture.TallyAsync($"during-{i}");
+                Interlocked.Increment(ref written);
+                await Task.Delay(1);
+            }
+        });
+        while (Volatile.Read(ref written) < 510) await Task.Delay(1);
+        var atRebuild = Volatile.Read(ref written);
+        Assert.True(await fixture.Monitor.RebuildAsync(projection.Name, CancellationToken.None));
+        var deadline = DateTime.UtcNow + Patience;
+        while ((await fixture.Generations.ServingAsync(projection.Name, default)).Generation == 1)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the build did not take over while the writes went on");
+            await Task.Delay(20);
+        }
+        var duringSwitch = Volatile.Read(ref written);
+        await stop.CancelAsync();
+        await writer;
+
+        Assert.True(duringSwitch > atRebuild, "the writes went on during the build");
+        await fixture.CaughtUpAsync(projection);
+        Assert.Equal(written, (await fixture.ViewsAsync()).Count);
+    }
+
+    [Fact]
     public async Task The_rebuilt_generation_replays_every_event_and_the_retired_table_is_dropped_after_the_grace()
     {
         var fixture = await FixtureAsync();
@@ -289,7 +330,7 @@ public abstract class ReadModelGenerationContract : OwnsResources
     }
 
     /// <summary>Batches applied to builds by every instance: how many at once at most, and by which instances.</summary>
-    private sealed class BuildCounter
+    private sealed class BuildCounter(TimeSpan? pause = null)
     {
         private int _now;
         private int _most;
@@ -308,8 +349,8 @@ public abstract class ReadModelGenerationContract : OwnsResources
             }
             try
             {
-                // Long enough for a second builder of the same generation, were there one, to be caught applying too.
-                await Task.Delay(5);
+                // By default long enough for a second builder of the same generation, were there one, to be caught applying too.
+                await Task.Delay(pause ?? TimeSpan.FromMilliseconds(5));
                 return await apply();
             }
             finally
