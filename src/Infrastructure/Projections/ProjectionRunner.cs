@@ -220,8 +220,7 @@ public sealed partial class ProjectionRunner : BackgroundService
                 if (batch.Count == 0)
                 {
                     failures = 0;
-                    if (_monitor.Find(Projection.Name) is { Rebuilding: true } && !_reload)
-                        _monitor.Update(Projection.Name, s => s with { Rebuilding = false });
+                    RebuildCaughtUp();
                     // Nothing readable. On PostgreSQL, events may be committed yet held back: an older transaction still open
                     // anywhere on the server (the outbox dispatcher's, another service's) holds the read horizon, and its end
                     // sends no signal. Under load the next append's signal comes within milliseconds and the runner simply
@@ -316,9 +315,18 @@ public sealed partial class ProjectionRunner : BackgroundService
     private void Progressed(GlobalCheckpoint checkpoint, ref int failures, bool readToHead = false)
     {
         _monitor.ReportProgress(Projection.Name, checkpoint, readToHead);
+        // Under writes that never pause no read comes back empty: a read that reached the head ends a rebuild too.
+        if (readToHead) RebuildCaughtUp();
         _monitor.ClearFailure(Projection.Name);
         if (failures > 0) LogRecovered(Projection.Name, failures);
         failures = 0;
+    }
+
+    // A rebuild is over once the runner reached the head from the reset checkpoint (not from one loaded before the reset).
+    private void RebuildCaughtUp()
+    {
+        if (_monitor.Find(Projection.Name) is { Rebuilding: true } && !_reload)
+            _monitor.Update(Projection.Name, s => s with { Rebuilding = false });
     }
 
     private int IndexOfParked(IReadOnlyList<StoredEventEnvelope> batch)

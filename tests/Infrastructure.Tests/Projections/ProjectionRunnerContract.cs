@@ -177,6 +177,46 @@ public abstract class ProjectionRunnerContract : OwnsResources
     }
 
     [Fact]
+    public async Task An_in_place_rebuild_under_writes_that_never_pause_ends_once_it_reads_to_the_head()
+    {
+        var fixture = await FixtureAsync();
+        var applied = 0;
+        var projection = new PausedBatches(new FunctionProjection("slow_tally", (_, _) =>
+        {
+            Interlocked.Increment(ref applied);
+            return Task.CompletedTask;
+        }, fixture.Checkpoints), TimeSpan.FromMilliseconds(20));
+        await fixture.StartAsync(projection);
+        for (var i = 0; i < 300; i++) await fixture.TallyAsync($"before-{i}");
+        await fixture.CaughtUpAsync(projection);
+
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                await fixture.TallyAsync($"during-{i}");
+                await Task.Delay(1);
+            }
+        });
+        Assert.True(await fixture.Monitor.RebuildAsync(projection.Name, CancellationToken.None));
+        Assert.True(fixture.Monitor.Find(projection.Name)!.Rebuilding);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (fixture.Monitor.Find(projection.Name)!.Rebuilding)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the rebuild never ended while the writes went on");
+            await Task.Delay(20);
+        }
+        var ended = fixture.Monitor.Find(projection.Name)!.Checkpoint;
+        await stop.CancelAsync();
+        await writer;
+
+        // It ended at the head, not before: every event before the rebuild was replayed.
+        Assert.True(applied >= 600, $"{applied} events applied");
+        Assert.True(ended.Position >= 300, $"ended at {ended}");
+    }
+
+    [Fact]
     public async Task Waiting_for_a_version_returns_once_the_projection_applied_it()
     {
         var fixture = await FixtureAsync();
@@ -300,6 +340,25 @@ public abstract class ProjectionRunnerContract : OwnsResources
         protected override Task ClearAsync(EventStoreDbContext db, CancellationToken cancellationToken) =>
             db.Database.ExecuteSqlRawAsync("DELETE FROM test_applied", cancellationToken);
     }
+}
+
+/// <summary>A projection whose every batch takes <paramref name="pause"/> longer: slower per batch than steady writes come, so no read comes back empty.</summary>
+internal sealed class PausedBatches(IProjection inner, TimeSpan pause) : IProjection
+{
+    public string Name => inner.Name;
+
+    public Task<GlobalCheckpoint> LoadCheckpointAsync(CancellationToken cancellationToken) => inner.LoadCheckpointAsync(cancellationToken);
+
+    public async Task<GlobalCheckpoint> ApplyAsync(IReadOnlyList<StoredEventEnvelope> batch, GlobalCheckpoint from, CancellationToken cancellationToken)
+    {
+        await Task.Delay(pause, cancellationToken);
+        return await inner.ApplyAsync(batch, from, cancellationToken);
+    }
+
+    public Task<GlobalCheckpoint> SkipAsync(StoredEventEnvelope parked, GlobalCheckpoint from, CancellationToken cancellationToken) =>
+        inner.SkipAsync(parked, from, cancellationToken);
+
+    public Task ResetAsync(CancellationToken cancellationToken) => inner.ResetAsync(cancellationToken);
 }
 
 public sealed class MemoryProjectionRunnerTests : ProjectionRunnerContract
