@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Time.Testing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.Messaging;
@@ -84,17 +85,26 @@ public abstract class OutboxContract : OwnsResources
         var options = FastOptions();
         options.InitialRetryDelay = TimeSpan.FromMilliseconds(100);
         options.MaxRetryDelay = TimeSpan.FromSeconds(1);
-        await StartAsync(setup, bus, options);
+        var store = new RecordsRetries(setup.Outbox);
+        await StartAsync(setup, bus, options, store);
 
         await EventuallyAsync(() => bus.Delivered.Count == 2, "both events delivered");
         Assert.Equal([1, 2], bus.Delivered.Select(d => d.Sequence));
         var tries = bus.Attempts.Where(a => a.EventId == first).Select(a => a.At).ToArray();
         Assert.Equal(4, tries.Length);
+        // Equal jitter: retry n is scheduled between half and all of 100 ms * 2^(n-1) ahead, so 50-100, 100-200, 200-400 ms
+        // (less the moment between the dispatcher reading its clock and the store being called): they grow.
+        var scheduled = store.Delays;
+        Assert.Equal(3, scheduled.Count);
+        for (var n = 0; n < scheduled.Count; n++)
+        {
+            var (least, most) = (50 * Math.Pow(2, n), 100 * Math.Pow(2, n));
+            Assert.InRange(scheduled[n].TotalMilliseconds, least - 20, most);
+        }
+        // No retry came before its time (later, on a busy machine, is allowed).
         var gaps = tries.Zip(tries.Skip(1), (a, b) => b - a).ToArray();
-        // Equal jitter: retry n waits between half and all of 100 ms * 2^(n-1), so 50-100, 100-200, 200-400 ms.
         for (var n = 0; n < gaps.Length; n++)
             Assert.True(gaps[n] >= TimeSpan.FromMilliseconds(50 * Math.Pow(2, n) - 2), $"gap {n + 1} was {gaps[n].TotalMilliseconds} ms");
-        Assert.True(gaps[2] > gaps[0], $"gaps did not grow: {string.Join(", ", gaps.Select(g => g.TotalMilliseconds))}");
         await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 0), "an empty outbox");
     }
 
@@ -402,27 +412,23 @@ public abstract class OutboxContract : OwnsResources
     }
 
     /// <summary>A store that loses the connection when marking delivered, as a crash right after publishing would.</summary>
-    private sealed class LosesMarkDelivered(IOutboxStore inner) : IOutboxStore
+    private sealed class LosesMarkDelivered(IOutboxStore inner) : DelegatingOutboxStore(inner)
     {
-        public Task<IReadOnlyList<OutboxMessage>> ClaimAsync(string owner, int batchSize, TimeSpan lease, CancellationToken cancellationToken) =>
-            inner.ClaimAsync(owner, batchSize, lease, cancellationToken);
-
-        public Task MarkDeliveredAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
+        public override Task MarkDeliveredAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("connection lost");
+    }
 
-        public Task<int> RenewClaimsAsync(string owner, IReadOnlyCollection<long> ids, TimeSpan lease, CancellationToken cancellationToken) =>
-            inner.RenewClaimsAsync(owner, ids, lease, cancellationToken);
+    /// <summary>A store that notes, for each retry scheduled, how far ahead it was scheduled (the dispatcher's backoff, free of the test's timing).</summary>
+    private sealed class RecordsRetries(IOutboxStore inner) : DelegatingOutboxStore(inner)
+    {
+        private readonly ConcurrentQueue<TimeSpan> _delays = new();
 
-        public Task RetryLaterAsync(string owner, long id, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>
-            inner.RetryLaterAsync(owner, id, error, nextAttemptAt, cancellationToken);
+        public IReadOnlyList<TimeSpan> Delays => _delays.ToArray();
 
-        public Task DeadLetterAsync(string owner, long id, string error, CancellationToken cancellationToken) =>
-            inner.DeadLetterAsync(owner, id, error, cancellationToken);
-
-        public Task ReleaseAsync(string owner, IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
-            inner.ReleaseAsync(owner, ids, cancellationToken);
-
-        public Task<int> PruneDeliveredAsync(DateTimeOffset deliveredBefore, CancellationToken cancellationToken) =>
-            inner.PruneDeliveredAsync(deliveredBefore, cancellationToken);
+        public override Task RetryLaterAsync(string owner, long id, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken)
+        {
+            _delays.Enqueue(nextAttemptAt - DateTimeOffset.UtcNow);
+            return base.RetryLaterAsync(owner, id, error, nextAttemptAt, cancellationToken);
+        }
     }
 }

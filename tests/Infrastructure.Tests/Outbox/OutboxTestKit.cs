@@ -56,6 +56,31 @@ public sealed class RecordingPublisher(Func<EventMessage, int, bool>? failWhen =
     }
 }
 
+/// <summary>An outbox store passing every call to <paramref name="inner"/>: a test overrides the calls it changes or watches.</summary>
+public abstract class DelegatingOutboxStore(IOutboxStore inner) : IOutboxStore
+{
+    public virtual Task<IReadOnlyList<OutboxMessage>> ClaimAsync(string owner, int batchSize, TimeSpan lease, CancellationToken cancellationToken) =>
+        inner.ClaimAsync(owner, batchSize, lease, cancellationToken);
+
+    public virtual Task MarkDeliveredAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
+        inner.MarkDeliveredAsync(ids, cancellationToken);
+
+    public virtual Task<int> RenewClaimsAsync(string owner, IReadOnlyCollection<long> ids, TimeSpan lease, CancellationToken cancellationToken) =>
+        inner.RenewClaimsAsync(owner, ids, lease, cancellationToken);
+
+    public virtual Task RetryLaterAsync(string owner, long id, string error, DateTimeOffset nextAttemptAt, CancellationToken cancellationToken) =>
+        inner.RetryLaterAsync(owner, id, error, nextAttemptAt, cancellationToken);
+
+    public virtual Task DeadLetterAsync(string owner, long id, string error, CancellationToken cancellationToken) =>
+        inner.DeadLetterAsync(owner, id, error, cancellationToken);
+
+    public virtual Task ReleaseAsync(string owner, IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
+        inner.ReleaseAsync(owner, ids, cancellationToken);
+
+    public virtual Task<int> PruneDeliveredAsync(DateTimeOffset deliveredBefore, CancellationToken cancellationToken) =>
+        inner.PruneDeliveredAsync(deliveredBefore, cancellationToken);
+}
+
 /// <summary>A running dispatcher that a test owns: disposing stops it.</summary>
 public sealed class RunningDispatcher(OutboxDispatcher dispatcher) : IAsyncDisposable
 {
