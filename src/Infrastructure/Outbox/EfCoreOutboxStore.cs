@@ -499,10 +499,8 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
             string? unreadable = null;
             try
             {
-                envelope = reader.IsDBNull(5) ? null : _upcasters.Apply(EventRowReader.Read(reader, first: 5));
                 // The body goes out as application/json: a payload another writer stored that is no JSON object cannot.
-                if (envelope is not null && !EventRowFormat.IsJsonObject(envelope.Payload))
-                    throw new EventDecodingException(envelope.EventId, envelope.EventType, envelope.AggregateId, "(the payload)", "is not a JSON object");
+                envelope = reader.IsDBNull(5) ? null : _upcasters.Apply(EventRowReader.Read(reader, first: 5, objectPayload: true));
             }
             catch (EventDecodingException e)
             {

@@ -86,13 +86,15 @@ internal static class EventRowFormat
     /// <summary>
     /// The envelope of one row, in either format; throws <see cref="EventDecodingException"/> for a malformed envelope row
     /// (or metadata column), carrying the row as its columns give it (<see cref="EventDecodingException.Row"/>) when the
-    /// row has its place in the global order, so a reader can name it and pass over it.
+    /// row has its place in the global order, so a reader can name it and pass over it. With
+    /// <paramref name="objectPayload"/>, a bare row whose payload is no JSON object is malformed too (an envelope row's
+    /// payload always is one).
     /// </summary>
-    public static StoredEventEnvelope Decode(EventRow row, long commitId = 0)
+    public static StoredEventEnvelope Decode(EventRow row, long commitId = 0, bool objectPayload = false)
     {
         try
         {
-            return DecodeRow(row, commitId);
+            return DecodeRow(row, commitId, objectPayload);
         }
         catch (EventDecodingException unreadable) when (unreadable.Row is null && row.GlobalPosition is not null)
         {
@@ -117,10 +119,15 @@ internal static class EventRowFormat
         CommitId = commitId,
     };
 
-    private static StoredEventEnvelope DecodeRow(EventRow row, long commitId)
+    private static StoredEventEnvelope DecodeRow(EventRow row, long commitId, bool objectPayload)
     {
         using var envelope = EnvelopeOf(row);
-        if (envelope is null) return Columns(row, commitId) with { Metadata = MetadataColumn(row) };
+        if (envelope is null)
+        {
+            if (objectPayload && !IsJsonObject(row.Payload))
+                throw new EventDecodingException(row.EventId, row.EventType, row.AggregateId, "(the payload)", "is not a JSON object");
+            return Columns(row, commitId) with { Metadata = MetadataColumn(row) };
+        }
 
         var root = envelope.RootElement;
         Agree(row, root, "aggregate_id", row.AggregateId);
@@ -161,7 +168,7 @@ internal static class EventRowFormat
     }
 
     /// <summary>Whether <paramref name="text"/> is one JSON object (what an event's payload is; a bare row from another writer may hold anything).</summary>
-    public static bool IsJsonObject(string text)
+    private static bool IsJsonObject(string text)
     {
         var span = text.AsSpan().Trim();
         if (span.Length < 2 || span[0] != '{' || span[^1] != '}') return false;

@@ -15,9 +15,9 @@ internal static class EventRowReader
 
     /// <summary>
     /// Reads the envelope whose columns start at <paramref name="first"/>, in either row format (<see cref="EventRowFormat"/>);
-    /// a commit id, when selected, follows them.
+    /// a commit id, when selected, follows them. <paramref name="objectPayload"/>: see <see cref="EventRowFormat.Decode"/>.
     /// </summary>
-    public static StoredEventEnvelope Read(DbDataReader reader, int first = 0, bool withCommitId = false) => EventRowFormat.Decode(new EventRow
+    public static StoredEventEnvelope Read(DbDataReader reader, int first = 0, bool withCommitId = false, bool objectPayload = false) => EventRowFormat.Decode(new EventRow
     {
         EventId = reader.GetString(first),
         AggregateId = reader.GetString(first + 1),
@@ -30,7 +30,7 @@ internal static class EventRowReader
         Version = reader.GetInt32(first + 8),
         TenantId = reader.IsDBNull(first + 9) ? null : reader.GetString(first + 9),
         GlobalPosition = reader.IsDBNull(first + 10) ? 0 : reader.GetInt64(first + 10),
-    }, withCommitId ? reader.GetInt64(first + 11) : 0);
+    }, withCommitId ? reader.GetInt64(first + 11) : 0, objectPayload);
 
     /// <summary>The seed's <c>TIMESTAMP</c> columns have no zone: we always write UTC, so we read UTC back.</summary>
     public static DateTimeOffset AsUtc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
