@@ -1,4 +1,6 @@
 using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text;
 using OrdersEs.Infrastructure.Configuration;
 
 namespace OrdersEs.Infrastructure.Persistence;
@@ -14,6 +16,10 @@ namespace OrdersEs.Infrastructure.Persistence;
 /// Existing tables are upgraded in place, never dropped; concurrent start-ups are serialized by a lock. The DDL of
 /// the read models a database hosts (<see cref="IReadModelSchema"/>) runs last, in the same transaction: each gets its serving
 /// generation and view, and a build when its declared version is new (<see cref="ReadModelGenerations"/>).
+/// The transaction records a fingerprint of everything it ran (<c>orderses_schema</c>); an instance whose schema has that
+/// fingerprint runs none of it. That matters on PostgreSQL: <c>ALTER TABLE ... IF NOT EXISTS</c> locks the table
+/// exclusively even when there is nothing to add, so every start-up of a replica would stall the appends, and queue
+/// them behind any long transaction, for as long as it waited.
 /// </summary>
 internal static class DatabaseSchema
 {
@@ -83,6 +89,14 @@ internal static class DatabaseSchema
             PRIMARY KEY (name, generation)
         )
         """,
+        // The fingerprint of the schema the last start-up that changed anything created (one row).
+        """
+        CREATE TABLE IF NOT EXISTS orderses_schema (
+            id INTEGER PRIMARY KEY,
+            fingerprint VARCHAR(64) NOT NULL,
+            applied_at TIMESTAMP NOT NULL
+        )
+        """,
     ];
 
     // The advisory lock is transaction-scoped: concurrent start-ups run the DDL one after the other.
@@ -129,10 +143,14 @@ internal static class DatabaseSchema
     {
         if (provider == DatabaseProvider.Sqlite)
             await ExecuteAsync(connection, "PRAGMA journal_mode=WAL", cancellationToken);
+        var statements = provider == DatabaseProvider.PostgreSql ? PostgreSql : Sqlite;
+        var fingerprint = Fingerprint(provider, statements, readModels);
+        if (await RecordedFingerprintAsync(connection, cancellationToken) == fingerprint) return;
+
         await using var transaction = provider == DatabaseProvider.Sqlite
             ? await BeginImmediateAsync(connection, cancellationToken)
             : await connection.BeginTransactionAsync(cancellationToken);
-        foreach (var statement in provider == DatabaseProvider.PostgreSql ? PostgreSql : Sqlite)
+        foreach (var statement in statements)
         {
             if (provider == DatabaseProvider.Sqlite && IsSqliteAddColumn(statement, out var table, out var column)
                 && await SqliteColumnExistsAsync(connection, transaction, table, column, cancellationToken))
@@ -141,7 +159,56 @@ internal static class DatabaseSchema
         }
         foreach (var readModel in readModels)
             await ReadModelGenerations.EnsureAsync(connection, transaction, provider, readModel, now, cancellationToken);
+        await using (var record = connection.CreateCommand())
+        {
+            record.Transaction = transaction;
+            record.CommandText = """
+                INSERT INTO orderses_schema (id, fingerprint, applied_at) VALUES (1, @fingerprint, @now)
+                ON CONFLICT (id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, applied_at = EXCLUDED.applied_at
+                """;
+            AddParameter(record, "fingerprint", fingerprint);
+            AddParameter(record, "now", EventRowReader.ToColumn(now));
+            await record.ExecuteNonQueryAsync(cancellationToken);
+        }
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// What this release's start-up would run on the database: its own DDL, and each read model's name, version and DDL
+    /// (a new version starts a build). Any change gives another fingerprint, and the DDL runs again.
+    /// </summary>
+    internal static string Fingerprint(DatabaseProvider provider, IReadOnlyList<string> statements, IReadOnlyList<IReadModelSchema> readModels)
+    {
+        var text = new StringBuilder().AppendJoin('\n', statements);
+        foreach (var readModel in readModels.OrderBy(r => r.Table, StringComparer.Ordinal))
+        {
+            text.Append('\n').Append(readModel.Table).Append('@').Append(readModel.Version).Append('\n')
+                .AppendJoin('\n', readModel.Statements(provider, readModel.Table));
+        }
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
+    // Null when there is none yet (a new database, or one an earlier release created): the DDL then runs.
+    private static async Task<string?> RecordedFingerprintAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT fingerprint FROM orderses_schema WHERE id = 1";
+        try
+        {
+            return await command.ExecuteScalarAsync(cancellationToken) as string;
+        }
+        catch (DbException)
+        {
+            return null; // no such table yet
+        }
+    }
+
+    private static void AddParameter(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
     }
 
     private static async Task<DbTransaction> BeginImmediateAsync(DbConnection connection, CancellationToken cancellationToken) =>

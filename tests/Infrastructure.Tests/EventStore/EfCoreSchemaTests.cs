@@ -74,6 +74,29 @@ public abstract class EfCoreSchemaTests : OwnsResources
     }
 
     [Fact]
+    public async Task A_start_up_on_an_unchanged_schema_runs_no_DDL_so_it_waits_for_no_lock()
+    {
+        var test = Own(await CreateDatabaseAsync());
+        await test.Database.EnsureSchemaAsync();
+        // A long transaction of a running instance holds the event table: on PostgreSQL a read's share lock, which any
+        // ALTER TABLE waits for (and queues every later append behind); on SQLite the write lock.
+        await using var running = await test.Database.DataSource.OpenConnectionAsync();
+        await using var transaction = await running.BeginTransactionAsync();
+        await using (var read = running.CreateCommand())
+        {
+            read.Transaction = transaction;
+            read.CommandText = "SELECT COUNT(*) FROM pyfly_event_store";
+            await read.ExecuteScalarAsync();
+        }
+
+        var restarted = Own(new EventStoreDatabase(test.Connection, TestDatabase.DefaultReadModels));
+        var schema = restarted.EnsureSchemaAsync();
+        Assert.Same(schema, await Task.WhenAny(schema, Task.Delay(TimeSpan.FromSeconds(10))));
+        await schema;
+        await transaction.RollbackAsync();
+    }
+
+    [Fact]
     public async Task A_database_that_cannot_be_reached_raises_EventStoreException_not_a_provider_exception()
     {
         var store = new EfCoreEventStore(Own(new EventStoreDatabase(UnreachableDatabase())), TestKernel.Envelopes());
