@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using OrdersEs.Domain.EventSourcing;
 using OrdersEs.Infrastructure.EventSourcing;
+using RangeAttribute = System.ComponentModel.DataAnnotations.RangeAttribute;
 
 namespace OrdersEs.Api.Http;
 
@@ -63,10 +64,12 @@ public sealed partial class ReadAtParameters
     private const string AsOfRule = "asOf must be an RFC 3339 date-time with an offset, such as 2026-12-07T10:00:00Z or 2026-12-07T12:00:00%2B02:00 (a '+' sent unencoded in a query arrives as a space, which is read as '+').";
 
     [FromQuery(Name = MinVersionName)]
+    [Range(1, int.MaxValue)] // for the OpenAPI document (minimum: 1); Parse answers the 400
     [Description("Read your own write: wait up to 5 s for the read model to reach this version (an integer of at least 1), then answer what it has. Not with atVersion or asOf.")]
     public int? MinVersion { get; init; }
 
     [FromQuery(Name = AtVersionName)]
+    [Range(1, int.MaxValue)] // for the OpenAPI document (minimum: 1); Parse answers the 400
     [Description("The state after this version (an integer of at least 1), rebuilt from the events; past the last version, the latest state. The body's version (and the ETag) is the version it stopped at. 404 if it did not exist. Not with minVersion or asOf.")]
     public int? AtVersion { get; init; }
 

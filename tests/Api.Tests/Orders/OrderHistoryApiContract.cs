@@ -203,6 +203,8 @@ public abstract class OrderHistoryApiContract(ApiFixture fixture)
             Assert.False(string.IsNullOrEmpty(parameters[name].GetProperty("description").GetString()), name);
         }
         Assert.Equal("integer", parameters["atVersion"].GetProperty("schema").GetProperty("type").GetString());
+        foreach (var name in new[] { "minVersion", "atVersion" })
+            Assert.Equal(1, parameters[name].GetProperty("schema").GetProperty("minimum").GetInt32());
         Assert.Equal(("string", "date-time"), (parameters["asOf"].GetProperty("schema").GetProperty("type").GetString(),
             parameters["asOf"].GetProperty("schema").GetProperty("format").GetString()));
         Assert.Contains("RFC 3339", parameters["asOf"].GetProperty("description").GetString());
