@@ -65,13 +65,7 @@ public abstract class OutboxContract : OwnsResources
             await setup.Events.AppendAsync(id, "Counter", Things(2), 3);
         }
 
-        await EventuallyAsync(() => bus.Delivered.Count >= 25, "25 deliveries");
-        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 0), "nothing left in the outbox");
-        var delivered = bus.Delivered;
-        Assert.Equal(25, delivered.Select(d => d.EventId).Distinct().Count());
-        foreach (var id in ids)
-            Assert.Equal([1, 2, 3, 4, 5], delivered.Where(d => d.AggregateId == id).Select(d => d.Sequence));
-        Assert.Empty(bus.ConcurrentPublishesOfOneAggregate);
+        await AllDeliveredOnceInOrderAsync(setup, bus, ids, eventsEach: 5);
     }
 
     [Fact]
@@ -338,13 +332,7 @@ public abstract class OutboxContract : OwnsResources
         options.BatchSize = 5;
         await StartAsync(setup, bus, options);
 
-        await EventuallyAsync(() => bus.Delivered.Count >= 60, "60 deliveries");
-        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 0), "an empty outbox");
-        var delivered = bus.Delivered;
-        Assert.Equal(60, delivered.Select(d => d.EventId).Distinct().Count());
-        foreach (var id in ids)
-            Assert.Equal([1, 2, 3, 4, 5], delivered.Where(d => d.AggregateId == id).Select(d => d.Sequence));
-        Assert.Empty(bus.ConcurrentPublishesOfOneAggregate);
+        await AllDeliveredOnceInOrderAsync(setup, bus, ids, eventsEach: 5);
     }
 
     [Fact]
@@ -409,6 +397,22 @@ public abstract class OutboxContract : OwnsResources
             await _released.Task.WaitAsync(cancellationToken);
             _published.Enqueue(message.MessageId);
         }
+    }
+
+    /// <summary>
+    /// Waits for every event of <paramref name="ids"/> (<paramref name="eventsEach"/> apiece) to be delivered and the outbox
+    /// to empty; then each was delivered once, each aggregate's in sequence order, never two of one aggregate at once.
+    /// </summary>
+    private static async Task AllDeliveredOnceInOrderAsync(Setup setup, RecordingPublisher bus, string[] ids, int eventsEach)
+    {
+        var total = ids.Length * eventsEach;
+        await EventuallyAsync(() => bus.Delivered.Count >= total, $"{total} deliveries");
+        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 0), "an empty outbox");
+        var delivered = bus.Delivered;
+        Assert.Equal(total, delivered.Select(d => d.EventId).Distinct().Count());
+        foreach (var id in ids)
+            Assert.Equal(Enumerable.Range(1, eventsEach), delivered.Where(d => d.AggregateId == id).Select(d => d.Sequence));
+        Assert.Empty(bus.ConcurrentPublishesOfOneAggregate);
     }
 
     /// <summary>A store that loses the connection when marking delivered, as a crash right after publishing would.</summary>
