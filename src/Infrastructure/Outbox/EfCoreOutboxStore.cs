@@ -58,6 +58,9 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
 
     private static readonly string EventColumns = EventRowReader.ColumnsOf("e");
 
+    // The UPDATE finds its rows through an array of the candidates' ids, so by primary key. Joined to the candidates
+    // instead ("FROM candidates"), it was planned as a hash join over a scan of the whole table, delivered rows too:
+    // half of each claim's time with 50,000 rows, and growing with the table.
     internal static readonly string PostgresClaimSql = $"""
         WITH candidates AS (
             SELECT o.id FROM orderses_outbox o
@@ -67,7 +70,7 @@ public sealed class EfCoreOutboxStore(EventStoreDatabase database, TimeProvider?
             FOR UPDATE OF o SKIP LOCKED
         ), claimed AS (
             UPDATE orderses_outbox o SET claimed_by = @owner, claimed_until = @until
-            FROM candidates c WHERE o.id = c.id
+            WHERE o.id = ANY(ARRAY(SELECT id FROM candidates))
             RETURNING o.id, o.event_id, o.aggregate_id, o.sequence, o.attempts
         )
         SELECT o.id, o.event_id, o.aggregate_id, o.sequence, o.attempts, {EventColumns}
