@@ -20,15 +20,27 @@ namespace OrdersEs.Infrastructure.Outbox;
 /// </remarks>
 internal static class OutboxSchema
 {
-    // The claim's check "no earlier message of the aggregate in flight or waiting for a retry" probes this index, which
-    // holds only rows with a claim or retry time (delivery clears both): a few batches' worth, whatever the backlog. It
-    // is the only index that check can use (it does not test delivered_at, see EfCoreOutboxStore), because any other
-    // plan costs as much as the backlog per claim and the planner picks one when the statistics are stale, as they are
-    // right after a burst of appends or an outage: measured 4.4-7.2 s instead of 35 ms per 500-row claim with 50,000
-    // waiting, O(n^2) for the whole backlog. PostgreSQL only: SQLite plans without statistics.
-    private const string WaitingIndex = """
-        CREATE INDEX IF NOT EXISTS orderses_outbox_waiting_idx ON orderses_outbox (aggregate_id, sequence)
-        WHERE claimed_until IS NOT NULL OR next_attempt_at IS NOT NULL
+    // The claim's check "no earlier message of the aggregate waits for a retry" probes this index, which holds only
+    // rows with a retry time (delivery clears it): usually none, whatever the backlog. It is the only index that check
+    // can use (it does not test delivered_at, see EfCoreOutboxStore), because any other plan costs as much as the
+    // backlog per claim and the planner picks one when the statistics are stale, as they are right after a burst of
+    // appends or an outage: measured 4.4-7.2 s instead of 35 ms per 500-row claim with 50,000 waiting, O(n^2) for the
+    // whole backlog. PostgreSQL only: SQLite plans without statistics. It replaces orderses_outbox_waiting_idx, which
+    // also held the rows claimed when claims were written into the messages' rows.
+    private const string RetryingIndex = """
+        CREATE INDEX IF NOT EXISTS orderses_outbox_retrying_idx ON orderses_outbox (aggregate_id, sequence)
+        WHERE next_attempt_at IS NOT NULL
+        """;
+
+    // One row per aggregate that an instance holds (see EfCoreOutboxStore): the messages it claimed of it, a JSON
+    // array on SQLite. Small: only what is in flight, and lapsed claims until they are taken over or pruned.
+    private static string ClaimsTable(string messageIds) => $"""
+        CREATE TABLE IF NOT EXISTS orderses_outbox_claims (
+            aggregate_id VARCHAR(64) PRIMARY KEY,
+            claimed_by VARCHAR(200) NOT NULL,
+            claimed_until TIMESTAMP NOT NULL,
+            message_ids {messageIds} NOT NULL
+        )
         """;
 
     public static readonly string[] PostgreSql =
@@ -43,8 +55,6 @@ internal static class OutboxSchema
             created_at TIMESTAMP NOT NULL DEFAULT (now() AT TIME ZONE 'utc'),
             attempts INTEGER NOT NULL DEFAULT 0,
             next_attempt_at TIMESTAMP NULL,
-            claimed_by VARCHAR(200) NULL,
-            claimed_until TIMESTAMP NULL,
             last_error TEXT NULL,
             delivered_at TIMESTAMP NULL
         )
@@ -53,7 +63,9 @@ internal static class OutboxSchema
         "CREATE INDEX IF NOT EXISTS orderses_outbox_undelivered_idx ON orderses_outbox (id) WHERE delivered_at IS NULL",
         "CREATE INDEX IF NOT EXISTS orderses_outbox_aggregate_idx ON orderses_outbox (aggregate_id, sequence) WHERE delivered_at IS NULL",
         "CREATE INDEX IF NOT EXISTS orderses_outbox_delivered_idx ON orderses_outbox (delivered_at) WHERE delivered_at IS NOT NULL",
-        WaitingIndex,
+        RetryingIndex,
+        "DROP INDEX IF EXISTS orderses_outbox_waiting_idx",
+        ClaimsTable("BIGINT[]"),
         """
         CREATE TABLE IF NOT EXISTS orderses_outbox_dead_letters (
             id BIGINT PRIMARY KEY,
@@ -122,8 +134,6 @@ internal static class OutboxSchema
             created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
             attempts INTEGER NOT NULL DEFAULT 0,
             next_attempt_at TIMESTAMP NULL,
-            claimed_by VARCHAR(200) NULL,
-            claimed_until TIMESTAMP NULL,
             last_error TEXT NULL,
             delivered_at TIMESTAMP NULL
         )
@@ -131,6 +141,7 @@ internal static class OutboxSchema
         "CREATE INDEX IF NOT EXISTS orderses_outbox_undelivered_idx ON orderses_outbox (id) WHERE delivered_at IS NULL",
         "CREATE INDEX IF NOT EXISTS orderses_outbox_aggregate_idx ON orderses_outbox (aggregate_id, sequence) WHERE delivered_at IS NULL",
         "CREATE INDEX IF NOT EXISTS orderses_outbox_delivered_idx ON orderses_outbox (delivered_at) WHERE delivered_at IS NOT NULL",
+        ClaimsTable("TEXT"),
         """
         CREATE TABLE IF NOT EXISTS orderses_outbox_dead_letters (
             id INTEGER PRIMARY KEY,
