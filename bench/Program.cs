@@ -54,7 +54,8 @@ await using (var databases = new BenchDatabase(server))
             figures.AddRange(await ProjectionScenarios.FreshnessAsync(databases, rate, sizes.FreshnessDuration, sizes.Rounds));
     }
     if (Runs("idle")) figures.AddRange(await ProjectionScenarios.IdleAsync(databases, sizes.IdleWindow, sizes.Rounds));
-    if (Runs("outbox"))
+    // "--only outbox" runs both; "--only outbox-lag" one of them.
+    if (Runs("outbox-throughput") || Runs("outbox-lag"))
     {
         var broker = Environment.GetEnvironmentVariable("ORDERSES_TEST_RABBITMQ_URL");
         if (string.IsNullOrWhiteSpace(broker))
@@ -63,8 +64,10 @@ await using (var databases = new BenchDatabase(server))
         }
         else
         {
-            figures.AddRange(await OutboxScenario.ThroughputAsync(databases, new Uri(broker), sizes.OutboxMessages, sizes.Rounds));
-            figures.AddRange(await OutboxScenario.LagAsync(databases, new Uri(broker), 1_000, sizes.OutboxLagDuration, sizes.Rounds));
+            if (Runs("outbox-throughput"))
+                figures.AddRange(await OutboxScenario.ThroughputAsync(databases, new Uri(broker), sizes.OutboxMessages, sizes.Rounds));
+            if (Runs("outbox-lag"))
+                figures.AddRange(await OutboxScenario.LagAsync(databases, new Uri(broker), 1_000, sizes.OutboxLagDuration, sizes.Rounds));
         }
     }
     if (Runs("http")) figures.AddRange(await HttpScenario.RunAsync(databases, sizes.HttpDuration, sizes.Rounds));

@@ -52,6 +52,8 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private volatile bool _settling;
     // The next batch, claimed while the current one is published (see DispatchOnceAsync).
     private Task<ClaimedBatch?>? _ahead;
+    // The marking of the last full batch, all of it delivered, running while the next one is published (see DeliverAsync).
+    private Task? _marking;
 
     /// <param name="bus">Asked after a failed publish: unreachable means the broker is down, so the failure is not the message's fault.</param>
     public OutboxDispatcher(
@@ -112,6 +114,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
         finally
         {
             await ReleaseAheadAsync();
+            await FinishMarkingAsync(logFailure: true);
         }
     }
 
@@ -177,13 +180,17 @@ public sealed partial class OutboxDispatcher : BackgroundService
         var ahead = _ahead;
         _ahead = null;
         await using var claimed = ahead is not null ? await ahead : await ClaimAsync(stoppingToken);
-        if (claimed is null) return 0;
+        if (claimed is null)
+        {
+            await FinishMarkingAsync();
+            return 0;
+        }
         var batch = claimed.Batch;
         using var work = WorkScope.ForEvents(_logger, RoundWork, batch.Select(m => m.Envelope).OfType<StoredEventEnvelope>().ToArray());
         if (batch.Count == _options.BatchSize) _ahead = ClaimAsync(stoppingToken);
         try
         {
-            return await DeliverAsync(batch, stoppingToken);
+            return await DeliverAsync(batch, backlog: _ahead is not null, stoppingToken);
         }
         catch
         {
@@ -276,7 +283,13 @@ public sealed partial class OutboxDispatcher : BackgroundService
         }
     }
 
-    private async Task<int> DeliverAsync(IReadOnlyList<OutboxMessage> batch, CancellationToken stoppingToken)
+    /// <summary>
+    /// Publishes the batch and settles it. In a backlog (the next batch is claimed already), a round that delivered its
+    /// whole batch leaves the marking running while the next round publishes, which awaits it before its own settling:
+    /// a marking costs no time of its own either. Until it completes, those aggregates stay claimed, so a claim in the
+    /// meantime passes over their later messages, as while they were published; a failure surfaces in the next round.
+    /// </summary>
+    private async Task<int> DeliverAsync(IReadOnlyList<OutboxMessage> batch, bool backlog, CancellationToken stoppingToken)
     {
         _settling = false;
         var round = new Round(_busReachable);
@@ -297,9 +310,16 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
         // Settling must survive a stop request: an unrecorded delivery is published again, an unreleased claim waits out its lease.
         _settling = true;
-        using var settling = new CancellationTokenSource(TimeSpan.FromSeconds(10), _time);
+        await FinishMarkingAsync();
+        var delivered = round.Delivered.ToArray();
+        if (delivered.Length == batch.Count && backlog && !stoppingToken.IsCancellationRequested)
+        {
+            _marking = MarkDeliveredAsync(delivered);
+            return batch.Count;
+        }
+        if (delivered.Length > 0) await MarkDeliveredAsync(delivered);
+        using var settling = new CancellationTokenSource(SettleTimeout, _time);
         var token = settling.Token;
-        if (!round.Delivered.IsEmpty) await _store.MarkDeliveredAsync(round.Delivered.ToArray(), token);
         if (round.BusDown)
         {
             await _store.ReleaseAsync(Owner, [.. round.Untried, .. round.Failed.Select(f => f.Message.Id)], token);
@@ -333,6 +353,31 @@ public sealed partial class OutboxDispatcher : BackgroundService
     }
 
     private const string RoundWork = "outbox dispatch";
+
+    private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(10);
+
+    private async Task MarkDeliveredAsync(long[] ids)
+    {
+        using var settling = new CancellationTokenSource(SettleTimeout, _time);
+        await _store.MarkDeliveredAsync(ids, settling.Token);
+    }
+
+    /// <summary>Awaits the marking left running by the last round, if any (see <see cref="DeliverAsync"/>).</summary>
+    private async Task FinishMarkingAsync(bool logFailure = false)
+    {
+        var marking = _marking;
+        _marking = null;
+        if (marking is null) return;
+        try
+        {
+            await marking;
+        }
+        catch (Exception e) when (logFailure)
+        {
+            // Stopping: the claims of those messages lapse, and they are published again (at least once).
+            LogMarkingFailed(e, e.Message);
+        }
+    }
 
     // A failing message's own log lines carry its event's correlation id.
     private WorkScope? MessageScope(OutboxMessage message) =>
@@ -471,6 +516,9 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Giving back the outbox batch claimed ahead failed: {Reason}; its claims lapse after their lease")]
     private partial void LogAheadNotReleased(Exception exception, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Marking the last outbox batch delivered failed while stopping: {Reason}; its messages go out again after their claims' lease")]
+    private partial void LogMarkingFailed(Exception exception, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Pruned {Count} delivered outbox messages")]
     private partial void LogPruned(int count);

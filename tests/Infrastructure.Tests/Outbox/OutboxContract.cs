@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Time.Testing;
+using OrdersEs.Infrastructure.EventSourcing;
 using OrdersEs.Infrastructure.EventStore;
 using OrdersEs.Infrastructure.Messaging;
 using OrdersEs.Infrastructure.Outbox;
@@ -336,6 +337,28 @@ public abstract class OutboxContract : OwnsResources
     }
 
     [Fact]
+    public async Task A_marking_that_fails_while_the_next_batch_of_a_backlog_goes_out_loses_nothing()
+    {
+        var setup = await CreateAsync();
+        var stored = new List<StoredEventEnvelope>();
+        for (var i = 0; i < 6; i++) stored.AddRange(await setup.Events.AppendAsync(NewId(), "Counter", Things(2), 0));
+        var bus = new RecordingPublisher();
+        var options = FastOptions();
+        // Full batches: each one's marking runs while the next is published, and the first marking fails.
+        options.BatchSize = 4;
+        options.ClaimLease = TimeSpan.FromSeconds(1);
+        var store = new FailsFirstMarking(setup.Outbox);
+        await StartAsync(setup, bus, options, store);
+
+        await EventuallyAsync(async () => await setup.Monitor.GetCountsAsync() == new OutboxCounts(0, 0, 0), "an empty outbox",
+            TimeSpan.FromSeconds(20));
+        Assert.True(store.Failed);
+        Assert.All(stored, e => Assert.Contains(bus.Delivered, d => d.EventId == e.EventId));
+        // The batch whose marking failed went out again once its claims lapsed (at least once, never lost).
+        Assert.Contains(stored, e => bus.Delivered.Count(d => d.EventId == e.EventId) == 2);
+    }
+
+    [Fact]
     public async Task A_stopped_dispatcher_gives_back_the_batch_it_claimed_ahead()
     {
         var setup = await CreateAsync();
@@ -416,6 +439,18 @@ public abstract class OutboxContract : OwnsResources
     }
 
     /// <summary>A store that loses the connection when marking delivered, as a crash right after publishing would.</summary>
+    private sealed class FailsFirstMarking(IOutboxStore inner) : DelegatingOutboxStore(inner)
+    {
+        private int _marks;
+
+        public bool Failed => Volatile.Read(ref _marks) > 0;
+
+        public override Task MarkDeliveredAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
+            Interlocked.Increment(ref _marks) == 1
+                ? Task.FromException(new InvalidOperationException("connection lost"))
+                : base.MarkDeliveredAsync(ids, cancellationToken);
+    }
+
     private sealed class LosesMarkDelivered(IOutboxStore inner) : DelegatingOutboxStore(inner)
     {
         public override Task MarkDeliveredAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>
