@@ -296,13 +296,13 @@ public sealed partial class OutboxDispatcher : BackgroundService
         var lanes = Lanes(batch, _options.MaxConcurrentPublishes);
         try
         {
-            await Parallel.ForEachAsync(lanes,
-                new ParallelOptions { MaxDegreeOfParallelism = lanes.Length, CancellationToken = stoppingToken },
-                (lane, token) => PublishInOrderAsync(lane, round, token));
+            // Every lane starts here, one after the other up to its first wait, so the batch's publishes are all queued
+            // at once (Parallel.ForEachAsync would start them from thread-pool workers as those come free).
+            await Task.WhenAll(lanes.Select(lane => PublishInOrderAsync(lane, round, stoppingToken).AsTask()));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            // Stopping: settle what is known below; groups never started are given back with the rest.
+            // Stopping: settle what is known below; what a lane left unsettled (its bus probe was cancelled) is given back.
             var settledIds = round.Delivered.Concat(round.Failed.Select(f => f.Message.Id)).Concat(round.Untried).ToHashSet();
             foreach (var message in batch)
                 if (!settledIds.Contains(message.Id)) round.Untried.Add(message.Id);
