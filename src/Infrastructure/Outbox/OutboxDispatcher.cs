@@ -286,8 +286,9 @@ public sealed partial class OutboxDispatcher : BackgroundService
     /// <summary>
     /// Publishes the batch and settles it. In a backlog (the next batch is claimed already), a round that delivered its
     /// whole batch leaves the marking running while the next round publishes, which awaits it before its own settling:
-    /// a marking costs no time of its own either. Until it completes, those aggregates stay claimed, so a claim in the
-    /// meantime passes over their later messages, as while they were published; a failure surfaces in the next round.
+    /// a marking costs no time of its own either. Until it completes, those aggregates stay claimed (for the rest of the
+    /// lease, which is no longer renewed), so a claim in the meantime passes over their later messages, as while they
+    /// were published; a failure surfaces in the next round.
     /// </summary>
     private async Task<int> DeliverAsync(IReadOnlyList<OutboxMessage> batch, bool backlog, CancellationToken stoppingToken)
     {
