@@ -244,6 +244,29 @@ public abstract class OutboxContract : OwnsResources
     }
 
     [Fact]
+    public async Task After_a_takeover_the_old_holder_can_no_longer_settle_what_it_had_claimed()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var setup = await CreateAsync(time);
+        await setup.Events.AppendAsync(NewId(), "Counter", Things(3), 0);
+        var lease = TimeSpan.FromSeconds(5);
+        var dead = await setup.Outbox.ClaimAsync("dead-replica", 10, lease, CancellationToken.None);
+        time.Advance(lease + TimeSpan.FromSeconds(1));
+        var other = setup.AnotherInstance();
+        var takenOver = await other.ClaimAsync("live-replica", 10, lease, CancellationToken.None);
+        Assert.Equal(dead.Select(m => m.Id), takenOver.Select(m => m.Id));
+
+        // The old holder comes back and settles as if it still held them: nothing changes.
+        await setup.Outbox.RetryLaterAsync("dead-replica", dead[0].Id, "late", time.GetUtcNow().AddMinutes(1), CancellationToken.None);
+        await setup.Outbox.DeadLetterAsync("dead-replica", dead[1].Id, "late", CancellationToken.None);
+        await setup.Outbox.ReleaseAsync("dead-replica", [dead[2].Id], CancellationToken.None);
+        Assert.Equal(new OutboxCounts(0, 3, 0), await setup.Monitor.GetCountsAsync());
+
+        await other.MarkDeliveredAsync(takenOver.Select(m => m.Id).ToArray(), CancellationToken.None);
+        Assert.Equal(new OutboxCounts(0, 0, 0), await setup.Monitor.GetCountsAsync());
+    }
+
+    [Fact]
     public async Task Renewed_claim_is_not_taken_over_until_its_renewed_lease_ends()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
@@ -438,7 +461,7 @@ public abstract class OutboxContract : OwnsResources
         Assert.Empty(bus.ConcurrentPublishesOfOneAggregate);
     }
 
-    /// <summary>A store that loses the connection when marking delivered, as a crash right after publishing would.</summary>
+    /// <summary>A store whose first marking fails, as a connection lost once would make it.</summary>
     private sealed class FailsFirstMarking(IOutboxStore inner) : DelegatingOutboxStore(inner)
     {
         private int _marks;
@@ -451,6 +474,7 @@ public abstract class OutboxContract : OwnsResources
                 : base.MarkDeliveredAsync(ids, cancellationToken);
     }
 
+    /// <summary>A store that loses the connection when marking delivered, as a crash right after publishing would.</summary>
     private sealed class LosesMarkDelivered(IOutboxStore inner) : DelegatingOutboxStore(inner)
     {
         public override Task MarkDeliveredAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken) =>

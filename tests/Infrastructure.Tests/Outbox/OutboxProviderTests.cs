@@ -156,7 +156,7 @@ public sealed class PostgresOutboxTests : EfCoreOutboxContract
     protected override Task<TestDatabase> CreateDatabaseAsync() => TestDatabases.CreatePostgresAsync();
 
     [Fact]
-    public async Task With_stale_statistics_after_a_burst_the_claim_checks_predecessors_in_the_waiting_index_only()
+    public async Task With_stale_statistics_after_a_burst_the_claim_checks_predecessors_in_the_retrying_index_only()
     {
         var setup = await CreateAsync();
         await using var connection = await Database.Database.OpenConnectionAsync();
