@@ -96,8 +96,9 @@ public static class AppendScenario
             var connectionString = await databases.CreateAsync("raw");
             await using (var schema = new EventStoreDatabase(BenchDatabase.Store(connectionString)))
                 await schema.EnsureSchemaAsync();
-            // Prepared statements, as OrdersEs's own data source uses: the baseline gets every trick we get.
-            _dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = 32 });
+            // Prepared statements and no reset on giving a connection back, as OrdersEs's own data source uses: the
+            // baseline gets every trick we get.
+            _dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = 32, NoResetOnClose = true });
             await using var command = _dataSource.CreateCommand(RawSchema.DropOutboxTrigger);
             await command.ExecuteNonQueryAsync();
         }

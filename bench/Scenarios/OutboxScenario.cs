@@ -223,7 +223,7 @@ public static class OutboxScenario
         public async Task SetupAsync()
         {
             await _rig.SetupAsync();
-            _dataSource = NpgsqlDataSource.Create(_rig.Database.Connection.ConnectionString);
+            _dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(_rig.Database.Connection.ConnectionString) { NoResetOnClose = true });
             var options = new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true);
             _channels = new IChannel[channelCount];
             for (var i = 0; i < channelCount; i++) _channels[i] = await _rig.Connection.CreateChannelAsync(options);

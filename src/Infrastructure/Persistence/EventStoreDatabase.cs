@@ -24,6 +24,8 @@ public sealed class EventStoreDatabase : IAsyncDisposable
     private Task? _schema;
     // An in-memory SQLite database lives as long as one connection to it is open.
     private readonly SqliteConnection? _keepAlive;
+    // What EF Core's contexts connect with (on PostgreSQL its own Npgsql pool, keyed by this string).
+    private readonly string _efConnectionString;
 
     /// <param name="readModels">The schemas of the read models this database hosts (none for a database of events or snapshots only).</param>
     public EventStoreDatabase(StoreConnection connection, IEnumerable<IReadModelSchema>? readModels = null)
@@ -32,14 +34,8 @@ public sealed class EventStoreDatabase : IAsyncDisposable
         _readModels = readModels?.ToArray() ?? [];
         if (connection.Provider == DatabaseProvider.PostgreSql)
         {
-            var builder = new NpgsqlDataSourceBuilder(connection.ConnectionString);
-            // The hot paths run a handful of fixed statements: let Npgsql prepare them on the server
-            // (parsed and planned once per connection), unless the connection string says otherwise.
-            if (!connection.ConnectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase)
-                && !connection.ConnectionString.Contains("AutoPrepare", StringComparison.OrdinalIgnoreCase))
-                builder.ConnectionStringBuilder.MaxAutoPrepare = 32;
-            var dataSource = builder.Build();
-            DataSource = dataSource;
+            _efConnectionString = PostgresPoolDefaults.ForEfCore(connection.ConnectionString);
+            DataSource = new NpgsqlDataSourceBuilder(PostgresPoolDefaults.ForHotPaths(connection.ConnectionString)).Build();
         }
         else
         {
@@ -50,6 +46,7 @@ public sealed class EventStoreDatabase : IAsyncDisposable
                 _keepAlive.Open();
             }
             DataSource = SqliteFactory.Instance.CreateDataSource(builder.ConnectionString);
+            _efConnectionString = builder.ConnectionString;
         }
         _contexts = CreatePool<EventStoreDbContext>();
     }
@@ -125,8 +122,8 @@ public sealed class EventStoreDatabase : IAsyncDisposable
         if (generation is not null) GenerationTableExtension.Use(options, generation);
         // EF Core gets the connection string, not the data source, so every database shares one EF model per context
         // type and one service provider; the data source is a second pool kept for the hand-written hot paths.
-        if (Provider == DatabaseProvider.PostgreSql) options.UseNpgsql(Connection.ConnectionString);
-        else options.UseSqlite(new SqliteConnectionStringBuilder(Connection.ConnectionString).ConnectionString);
+        if (Provider == DatabaseProvider.PostgreSql) options.UseNpgsql(_efConnectionString);
+        else options.UseSqlite(_efConnectionString);
         options.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
         return new PooledDbContextFactory<TContext>(options.Options);
     }
@@ -183,7 +180,7 @@ public sealed class EventStoreDatabase : IAsyncDisposable
         // EF Core's contexts connect through Npgsql's pool for the connection string: close its idle connections too.
         if (Provider == DatabaseProvider.PostgreSql)
         {
-            await using var pooled = new NpgsqlConnection(Connection.ConnectionString);
+            await using var pooled = new NpgsqlConnection(_efConnectionString);
             NpgsqlConnection.ClearPool(pooled);
         }
         if (_keepAlive is not null) await _keepAlive.DisposeAsync();
