@@ -113,6 +113,20 @@ public sealed class EventStoreDatabase : IAsyncDisposable
         return pool.CreateDbContext();
     }
 
+    /// <summary>
+    /// Lets go of the context pool of a generation whose table was dropped (retired or abandoned): a service that rebuilds
+    /// its read models now and then would otherwise keep one pool, with its idle contexts, per generation it ever built.
+    /// A projection still holding one of its contexts finishes with it; the next one it asks for comes from a new pool.
+    /// </summary>
+    public void ForgetGeneration(ReadModelGeneration generation)
+    {
+        foreach (var key in _readModelContexts.Keys.Where(key => key.Item2 == generation.Table))
+            _readModelContexts.TryRemove(key, out _);
+    }
+
+    /// <summary>Whether this database keeps a context pool for the generation table <paramref name="table"/>.</summary>
+    internal bool HoldsContextPool(string table) => _readModelContexts.Keys.Any(key => key.Item2 == table);
+
     /// <summary>The schema of the read model <paramref name="name"/> when this database hosts it.</summary>
     public IReadModelSchema? ReadModel(string name) => _readModels.FirstOrDefault(model => model.Table == name);
 

@@ -71,10 +71,12 @@ public sealed class ReadModelGenerations(EventStoreDatabase database, TimeProvid
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await BeginLockedAsync(connection, schema.Table, cancellationToken);
         var generations = await ListAsync(connection, transaction, schema.Table, cancellationToken);
-        foreach (var building in generations.Where(g => g.State == GenerationState.Building))
+        var abandoned = generations.Where(g => g.State == GenerationState.Building).ToArray();
+        foreach (var building in abandoned)
             await DropAsync(connection, transaction, building, GenerationState.Abandoned, cancellationToken);
         var started = await CreateAsync(connection, transaction, schema, NextGeneration(generations), GenerationState.Building, reason, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        foreach (var building in abandoned) database.ForgetGeneration(building);
         return started;
     }
 
@@ -111,15 +113,13 @@ public sealed class ReadModelGenerations(EventStoreDatabase database, TimeProvid
         if (!(await ListAsync(readModel, cancellationToken)).Any(g => g.State == GenerationState.Retired && g.RetiredAt <= due)) return 0;
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
         await using var transaction = await BeginLockedAsync(connection, readModel, cancellationToken);
-        var dropped = 0;
-        foreach (var retired in (await ListAsync(connection, transaction, readModel, cancellationToken))
-            .Where(g => g.State == GenerationState.Retired && g.RetiredAt <= due))
-        {
+        var dropped = (await ListAsync(connection, transaction, readModel, cancellationToken))
+            .Where(g => g.State == GenerationState.Retired && g.RetiredAt <= due).ToArray();
+        foreach (var retired in dropped)
             await DropAsync(connection, transaction, retired, GenerationState.Dropped, cancellationToken);
-            dropped++;
-        }
         await transaction.CommitAsync(cancellationToken);
-        return dropped;
+        foreach (var retired in dropped) database.ForgetGeneration(retired);
+        return dropped.Length;
     }
 
     /// <summary>

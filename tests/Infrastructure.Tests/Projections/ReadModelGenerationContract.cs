@@ -146,6 +146,10 @@ public abstract class ReadModelGenerationContract : OwnsResources
         command.CommandText = $"SELECT COUNT(*) FROM {first.Table}";
         await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => command.ExecuteScalarAsync());
         Assert.Equal(GlobalCheckpoint.Start, await fixture.Checkpoints.LoadAsync(first.CheckpointName, default));
+        // Its EF Core context pool went with its table; the serving generation's stays.
+        Assert.False(fixture.Database.HoldsContextPool(first.Table));
+        var serving = await fixture.Generations.ServingAsync(projection.Name, default);
+        Assert.True(fixture.Database.HoldsContextPool(serving.Table));
     }
 
     [Fact]
