@@ -118,7 +118,7 @@ public sealed class EventStoreDatabase : IAsyncDisposable
     /// its read models now and then would otherwise keep one pool, with its idle contexts, per generation it ever built.
     /// A projection still holding one of its contexts finishes with it; the next one it asks for comes from a new pool.
     /// </summary>
-    public void ForgetGeneration(ReadModelGeneration generation)
+    internal void ForgetGeneration(ReadModelGeneration generation)
     {
         foreach (var key in _readModelContexts.Keys.Where(key => key.Item2 == generation.Table))
             _readModelContexts.TryRemove(key, out _);
