@@ -296,15 +296,16 @@ public abstract class OutboxContract : OwnsResources
         var stored = await setup.Events.AppendAsync(NewId(), "Counter", Things(2), 0);
         var bus = new GatedPublisher();
         var options = FastOptions();
-        // Renewed eight times a lease: a renewal late by most of a lease on a loaded machine still holds the claims.
-        options.ClaimLease = TimeSpan.FromSeconds(2);
+        // Renewed sixteen times a lease: renewals held up for most of a lease on a loaded machine still hold the claims
+        // (with a 2 s lease, a CI run whose template tests loaded both cores once saw the claims lapse).
+        options.ClaimLease = TimeSpan.FromSeconds(4);
         options.ClaimRenewInterval = TimeSpan.FromMilliseconds(250);
         await StartAsync(setup, bus, options);
         await bus.FirstPublishStarted;
 
-        // Two leases long the first publish hangs; the batch stays claimed the whole time.
+        // Over two leases long the first publish hangs; the batch stays claimed the whole time.
         var other = setup.AnotherInstance();
-        for (var i = 0; i < 8; i++)
+        for (var i = 0; i < 17; i++)
         {
             await Task.Delay(500);
             Assert.Empty(await other.ClaimAsync("other", 10, options.ClaimLease, CancellationToken.None));
