@@ -13,7 +13,7 @@ namespace OrdersEs.Infrastructure.Tests.Persistence;
 /// </summary>
 public sealed class PostgresPoolDefaultsTests
 {
-    private const string Server = "Host=db.example;Database=orders;Username=orders";
+    private const string Server = "Host=db.example;Database=orders;Username=orders;Password=secret";
 
     [Fact]
     public void Both_pools_skip_the_reset_and_only_the_hot_paths_prepare_their_statements()
@@ -25,7 +25,8 @@ public sealed class PostgresPoolDefaultsTests
         Assert.Equal(32, hotPaths.MaxAutoPrepare);
         Assert.True(efCore.NoResetOnClose);
         Assert.Equal(0, efCore.MaxAutoPrepare);
-        Assert.Equal(("db.example", "orders", "orders"), (efCore.Host, efCore.Database, efCore.Username));
+        Assert.Equal(("db.example", "orders", "orders", "secret"), (efCore.Host, efCore.Database, efCore.Username, efCore.Password));
+        Assert.Equal("secret", hotPaths.Password);
     }
 
     [Theory]
